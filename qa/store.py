@@ -1,0 +1,380 @@
+"""The index on disk: one SQLite file (documents, chunks, sentences, FTS5) beside a FAISS file.
+
+Every update is one SQLite transaction. The FAISS file of a new generation is written and
+renamed into place before the transaction that points `meta.faiss_file` at it commits, and the
+old file is removed only after, so a crash at any point leaves the previous index whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from .models import Chunk, Document
+
+DB_NAME = "qa.sqlite"
+SCHEMA_VERSION = "1"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    pages TEXT NOT NULL DEFAULT '[]',
+    root TEXT NOT NULL DEFAULT '',
+    indexed_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE TABLE IF NOT EXISTS sentences (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sentences_doc ON sentences(doc_id, start);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row');
+"""
+
+
+class IndexError_(RuntimeError):
+    """Base class of index problems reported to the user with a way out."""
+
+
+class CorruptIndexError(IndexError_):
+    """The index files are damaged or inconsistent."""
+
+
+class ModelMismatchError(IndexError_):
+    """The index was built with a different embedding model or chunking."""
+
+
+@dataclass
+class PreparedDocument:
+    """A document with its chunks and vectors, ready to be written in one transaction."""
+
+    document: Document
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    sentence_spans: list[tuple[int, int]]
+    sentence_vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """A stored chunk joined with its document's citation fields."""
+
+    chunk_id: int
+    doc_id: str
+    source: str
+    title: str
+    start: int
+    end: int
+    text: str
+    pages: str
+
+
+class Store:
+    """SQLite + FAISS persistence; thread-safe: many readers, one writer at a time."""
+
+    def __init__(self, index_dir: Path, dimension: int, signature: dict[str, str]) -> None:
+        self.dir = Path(index_dir)
+        self.db_path = self.dir / DB_NAME
+        self.dimension = dimension
+        self.signature = signature
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._faiss_lock = threading.RLock()
+        self._generation = -1
+        self.vectors: faiss.IndexIDMap2 | None = None
+        self._open()
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False, timeout=30)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        return connection
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection (sqlite3 connections must not be shared across threads)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = self._connect()
+        return connection
+
+    def _open(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with self._write_lock:
+                self.db.executescript(SCHEMA)
+                stored = self._meta()
+                if not stored:
+                    self._write_meta({"schema": SCHEMA_VERSION, "generation": "0", "faiss_file": "", **self.signature})
+                else:
+                    self._check_signature(stored)
+            self.refresh()
+        except sqlite3.DatabaseError as error:
+            raise CorruptIndexError(
+                f"The index database {self.db_path} is damaged ({error}). "
+                "Rebuild it with `python -m qa index --rebuild PATH...`."
+            ) from error
+
+    def _check_signature(self, stored: dict[str, str]) -> None:
+        for key, wanted in self.signature.items():
+            have = stored.get(key)
+            if have is not None and have != wanted:
+                raise ModelMismatchError(
+                    f"The index in {self.dir} was built with {key}={have!r}, but this run uses {wanted!r}. "
+                    "Use the same settings, or rebuild with `python -m qa index --rebuild PATH...`."
+                )
+
+    def _meta(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+
+    def _write_meta(self, values: dict[str, str]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(values.items()))
+
+    # -- FAISS generations ---------------------------------------------------------------------
+
+    def refresh(self, retries: int = 1) -> None:
+        """Load the FAISS file of the committed generation if another writer moved it on."""
+        meta = self._meta()
+        generation = int(meta.get("generation", "0"))
+        if generation == self._generation and self.vectors is not None:
+            return
+        name = meta.get("faiss_file", "")
+        with self._faiss_lock:
+            if not name:
+                vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
+            else:
+                path = self.dir / name
+                try:
+                    vectors = faiss.read_index(str(path))
+                except RuntimeError as error:
+                    # Another process may have committed a newer generation and removed this file.
+                    if retries > 0 and int(self._meta().get("generation", "0")) != generation:
+                        return self.refresh(retries - 1)
+                    raise CorruptIndexError(
+                        f"The vector file {path} is missing or damaged. "
+                        "Rebuild with `python -m qa index --rebuild PATH...`."
+                    ) from error
+            chunk_count = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            if vectors.ntotal != chunk_count or vectors.d != self.dimension:
+                raise CorruptIndexError(
+                    f"The vector file holds {vectors.ntotal} vectors of {vectors.d} dimensions but the "
+                    f"database has {chunk_count} chunks of {self.dimension}. "
+                    "Rebuild with `python -m qa index --rebuild PATH...`."
+                )
+            self.vectors, self._generation = vectors, generation
+
+    def _remove_stray_files(self) -> None:
+        """Drop vector files of crashed or superseded writes; only safe under SQLite's write lock."""
+        current = self._meta().get("faiss_file", "")
+        for path in self.dir.glob("vectors-*.faiss*"):
+            if path.name != current:
+                path.unlink(missing_ok=True)
+
+    def _write_faiss(self, vectors: faiss.Index, generation: int) -> str:
+        name = f"vectors-{generation}.faiss"
+        tmp = self.dir / (name + ".tmp")
+        faiss.write_index(vectors, str(tmp))
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.dir / name)
+        _fsync_dir(self.dir)
+        return name
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def content_hashes(self) -> dict[str, tuple[str, str]]:
+        """doc_id -> (content_hash, root) of every stored document."""
+        return {row[0]: (row[1], row[2]) for row in self.db.execute("SELECT doc_id, content_hash, root FROM documents")}
+
+    def apply(self, upserts: Sequence[PreparedDocument], deletes: Iterable[str] = (), roots: dict[str, str] | None = None) -> None:
+        """Write upserts and deletes as one atomic generation (SQLite transaction + FAISS file)."""
+        deletes = set(deletes) | {prepared.document.doc_id for prepared in upserts}
+        with self._write_lock:
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self.refresh()
+                self._remove_stray_files()
+                previous = self._meta().get("faiss_file", "")
+                with self._faiss_lock:
+                    vectors = faiss.clone_index(self.vectors)
+                removed = self._delete_rows(db, deletes)
+                if removed:
+                    vectors.remove_ids(np.asarray(removed, dtype=np.int64))
+                for prepared in upserts:
+                    ids = self._insert_document(db, prepared)
+                    if ids:
+                        vectors.add_with_ids(prepared.chunk_vectors, np.asarray(ids, dtype=np.int64))
+                for doc_id, root in (roots or {}).items():
+                    db.execute("UPDATE documents SET root = ? WHERE doc_id = ?", (root, doc_id))
+                generation = int(self._meta().get("generation", "0")) + 1
+                name = self._write_faiss(vectors, generation)
+                self._write_meta({"generation": str(generation), "faiss_file": name})
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            with self._faiss_lock:
+                self.vectors, self._generation = vectors, generation
+            if previous:
+                (self.dir / previous).unlink(missing_ok=True)
+
+    def _delete_rows(self, db: sqlite3.Connection, doc_ids: set[str]) -> list[int]:
+        removed: list[int] = []
+        for doc_id in doc_ids:
+            ids = [row[0] for row in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+            db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
+            db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+            removed.extend(ids)
+        return removed
+
+    def _insert_document(self, db: sqlite3.Connection, prepared: PreparedDocument) -> list[int]:
+        doc = prepared.document
+        db.execute(
+            "INSERT INTO documents(doc_id, source, title, text, content_hash, pages, root, indexed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (doc.doc_id, doc.source, doc.title, doc.text, doc.content_hash, json.dumps(doc.pages), doc.root, time.time()),
+        )
+        ids = []
+        for chunk in prepared.chunks:
+            cursor = db.execute(
+                "INSERT INTO chunks(doc_id, ordinal, start, end) VALUES (?, ?, ?, ?)",
+                (doc.doc_id, chunk.ordinal, chunk.start, chunk.end),
+            )
+            ids.append(cursor.lastrowid)
+            db.execute("INSERT INTO chunks_fts(rowid, title, body) VALUES (?, ?, ?)", (cursor.lastrowid, doc.title, chunk.text))
+        vectors16 = prepared.sentence_vectors.astype(np.float16)
+        db.executemany(
+            "INSERT INTO sentences(doc_id, start, end, vector) VALUES (?, ?, ?, ?)",
+            [(doc.doc_id, s, e, vectors16[i].tobytes()) for i, (s, e) in enumerate(prepared.sentence_spans)],
+        )
+        return ids
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def search_dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Chunk ids and inner-product scores of the k nearest chunk vectors."""
+        self.refresh()
+        with self._faiss_lock:
+            vectors = self.vectors
+        if vectors.ntotal == 0:
+            return []
+        scores, ids = vectors.search(query.reshape(1, -1).astype(np.float32), min(k, vectors.ntotal))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
+
+    def search_lexical(self, match: str, k: int) -> list[tuple[int, float]]:
+        """Chunk ids and BM25 scores (higher is better) for an FTS5 MATCH expression."""
+        if not match:
+            return []
+        rows = self.db.execute(
+            "SELECT rowid, -bm25(chunks_fts, 0.5, 1.0) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
+            (match, k),
+        ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """How many chunks hold each term, and the number of chunks, for IDF weights."""
+        total = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        if not terms:
+            return {}, total
+        marks = ",".join("?" * len(terms))
+        rows = self.db.execute(f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", list(terms)).fetchall()
+        return dict(rows), total
+
+    def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
+        """Stored chunks by id, with the fields a citation needs; missing ids are left out."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.db.execute(
+            "SELECT c.id, c.doc_id, d.source, d.title, c.start, c.end, substr(d.text, c.start + 1, c.end - c.start), d.pages "
+            f"FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE c.id IN ({marks})",
+            list(chunk_ids),
+        ).fetchall()
+        return {row[0]: ChunkRow(*row) for row in rows}
+
+    def sentences_in(self, doc_id: str, start: int, end: int) -> list[tuple[int, int, np.ndarray]]:
+        """Sentence spans (with vectors) inside [start, end) of a document, in order."""
+        rows = self.db.execute(
+            "SELECT start, end, vector FROM sentences WHERE doc_id = ? AND start >= ? AND end <= ? ORDER BY start",
+            (doc_id, start, end),
+        ).fetchall()
+        return [(s, e, np.frombuffer(v, dtype=np.float16).astype(np.float32)) for s, e, v in rows]
+
+    def document(self, doc_id: str) -> dict | None:
+        """One document's text and metadata, or None."""
+        row = self.db.execute(
+            "SELECT doc_id, source, title, text, content_hash, pages, root, indexed_at FROM documents WHERE doc_id = ?",
+            (doc_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        keys = ("doc_id", "source", "title", "text", "content_hash", "pages", "root", "indexed_at")
+        record = dict(zip(keys, row))
+        record["pages"] = json.loads(record["pages"])
+        record["chunks"] = self.db.execute("SELECT count(*) FROM chunks WHERE doc_id = ?", (doc_id,)).fetchone()[0]
+        return record
+
+    def documents(self) -> list[dict]:
+        """Every document's id, title, source, chunk count and index time."""
+        rows = self.db.execute(
+            "SELECT d.doc_id, d.title, d.source, count(c.id), d.indexed_at FROM documents d "
+            "LEFT JOIN chunks c ON c.doc_id = d.doc_id GROUP BY d.doc_id ORDER BY d.doc_id"
+        ).fetchall()
+        return [dict(zip(("doc_id", "title", "source", "chunks", "indexed_at"), row)) for row in rows]
+
+    def stats(self) -> dict[str, int | str]:
+        """Counts and settings of the index."""
+        count = lambda table: self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: E731
+        meta = self._meta()
+        return {
+            "documents": count("documents"),
+            "chunks": count("chunks"),
+            "sentences": count("sentences"),
+            "generation": int(meta.get("generation", "0")),
+            "faiss_index": type(faiss.downcast_index(self.vectors.index)).__name__ if self.vectors is not None else "",
+            **{k: v for k, v in meta.items() if k in self.signature},
+        }
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

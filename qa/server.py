@@ -20,8 +20,9 @@ def index_is_stale(settings: Settings) -> bool:
 
 def prepare(settings: Settings) -> QA:
     """Open the index, indexing the docs folder first if needed."""
+    stale = index_is_stale(settings)
     qa = QA(settings)
-    if index_is_stale(settings) and Path(settings.docs_dir).exists():
+    if stale and Path(settings.docs_dir).exists():
         print(f"Indexing {settings.docs_dir} ...", flush=True)
         print(qa.index([settings.docs_dir]).summary(), flush=True)
     return qa
@@ -34,4 +35,4 @@ def serve(settings: Settings) -> None:
     qa = prepare(settings)
     demo = build_ui(qa)
     demo.queue(default_concurrency_limit=settings.concurrency)
-    demo.launch(server_name=settings.host, server_port=settings.port, show_api=True)
+    demo.launch(server_name=settings.host, server_port=settings.port)

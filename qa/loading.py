@@ -1,4 +1,4 @@
-"""Turn files and folders into `Document`s, reporting every file that cannot be used as `Skipped`."""
+"""Turn files and folders into `Document`s; every file that cannot be used becomes a `Skipped`."""
 
 from __future__ import annotations
 
@@ -146,7 +146,9 @@ def _read(path: Path, max_bytes: int) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise _Unusable("not a regular file")
         if info.st_size > max_bytes:
-            raise _Unusable(f"file is {info.st_size:,} bytes, over the limit of {max_bytes:,} bytes")
+            raise _Unusable(
+                f"file is {info.st_size:,} bytes, over the limit of {max_bytes:,} bytes"
+            )
         if info.st_size == 0:
             raise _Unusable("empty file (0 bytes)")
         with path.open("rb") as handle:
@@ -209,9 +211,9 @@ def _html(data: bytes) -> tuple[str, str | None]:
             continue
         tag.decompose()
     body = soup.find("main") or soup.find("article") or soup.body or soup
-    heading = (soup.head or soup).find("title") or body.find("h1")
-    title = _ANY_SPACE.sub(" ", heading.get_text()).strip() if heading else ""
-    return _html_text(body), title or None
+    candidates = ((soup.head or soup).find("title"), body.find("h1"))
+    titles = [_ANY_SPACE.sub(" ", tag.get_text()).strip() for tag in candidates if tag]
+    return _html_text(body), next(filter(None, titles), None)
 
 
 def _html_text(root: Tag) -> str:
@@ -266,7 +268,9 @@ def _docx(data: bytes, max_bytes: int) -> tuple[str, str | None]:
     for member in members:
         ratio = member.file_size / max(member.compress_size, 1)
         if member.file_size > _ZIP_RATIO_FLOOR and ratio > _ZIP_MAX_RATIO:
-            raise _Unusable(f"refusing .docx: '{member.filename}' compresses {ratio:.0f}x (zip bomb?)")
+            raise _Unusable(
+                f"refusing .docx: '{member.filename}' compresses {ratio:.0f}x (zip bomb?)"
+            )
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - python-docx raises many types on a foreign zip
@@ -300,7 +304,9 @@ def _jsonl_documents(data: bytes, source: str, root: str) -> Iterator[Document |
     yield from results
 
 
-def _jsonl_record(line: str, number: int, source: str, root: str, seen: set[str]) -> Document | Skipped:
+def _jsonl_record(
+    line: str, number: int, source: str, root: str, seen: set[str]
+) -> Document | Skipped:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:

@@ -220,10 +220,10 @@ class Store:
         with self._write_lock:
             db = self.db
             db.execute("BEGIN IMMEDIATE")
+            previous = self._meta().get("faiss_file", "")
             try:
                 self.refresh()
                 self._remove_stray_files()
-                previous = self._meta().get("faiss_file", "")
                 with self._faiss_lock:
                     vectors = faiss.clone_index(self.vectors)
                 removed = self._delete_rows(db, deletes)
@@ -241,6 +241,10 @@ class Store:
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
+                # The rolled-back generation's file (if written) must not outlive it.
+                for path in self.dir.glob("vectors-*.faiss*"):
+                    if path.name != previous:
+                        path.unlink(missing_ok=True)
                 raise
             with self._faiss_lock:
                 self.vectors, self._generation = vectors, generation

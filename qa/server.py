@@ -1,12 +1,21 @@
-"""One process serving the chat: builds the index first when it is missing or stale."""
+"""One process serving everything: the REST API, the widget, and the Gradio chat at `/` and `/embed`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from .config import Settings
 from .engine import QA
+from .origins import OriginGuard, OriginPolicy
 from .store import DB_NAME
+
+WIDGET_DIR = Path(__file__).resolve().parent / "widget"
 
 
 def index_is_stale(settings: Settings) -> bool:
@@ -28,11 +37,76 @@ def prepare(settings: Settings) -> QA:
     return qa
 
 
-def serve(settings: Settings) -> None:
-    """Serve the chat on settings.host:settings.port until interrupted."""
+class DeclaredSizeGate:
+    """Answers 413 as JSON to an API request whose Content-Length is over the limit, before reading it.
+
+    Bodies without a Content-Length (chunked) are cut off by the API router's own max_body_size."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            declared = dict(scope["headers"]).get(b"content-length", b"")
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                await too_large(self.max_bytes)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def too_large(max_bytes: int) -> JSONResponse:
+    """The 413 answer, naming the limit and the setting that raises it."""
+    detail = f"the request body is over the limit of {max_bytes:,} bytes (QA_MAX_REQUEST_BYTES)"
+    return JSONResponse({"detail": detail}, status_code=413)
+
+
+def create_app(qa: QA) -> FastAPI:
+    """The whole app: API routes first, then the compact chat at /embed and the full chat at /."""
+    import gradio as gr
+
+    from .api import build_router
     from .ui import build_ui
 
+    settings = qa.settings
+    policy = OriginPolicy.from_settings(settings.allowed_origins)
+    app = FastAPI(
+        title="Document Q&A",
+        summary="Answers questions from your documents, citing the sentences it used.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.include_router(build_router(qa, settings.max_request_bytes))
+
+    @app.exception_handler(HTTPException)
+    async def explain_too_large(request: Request, error: HTTPException) -> Response:
+        if error.status_code == 413:
+            return too_large(settings.max_request_bytes)
+        return await http_exception_handler(request, error)
+
+    @app.get("/embed", include_in_schema=False)
+    async def embed_without_slash() -> RedirectResponse:
+        return RedirectResponse("embed/", status_code=308)
+
+    @app.get("/widget.js", include_in_schema=False)
+    async def widget_script() -> FileResponse:
+        return FileResponse(WIDGET_DIR / "widget.js", media_type="text/javascript",
+                            headers={"Cache-Control": "public, max-age=300"})
+
+    app.add_middleware(DeclaredSizeGate, max_bytes=settings.max_request_bytes)
+    app.add_middleware(OriginGuard, policy=policy)
+    # Starlette tries mounts in order, so the catch-all "/" comes last.
+    gr.mount_gradio_app(app, build_ui(qa, compact=True), path="/embed", footer_links=[])
+    gr.mount_gradio_app(app, build_ui(qa), path="/")
+    return app
+
+
+def serve(settings: Settings) -> None:
+    """Serve the app on settings.host:settings.port until interrupted."""
+    import uvicorn
+
     qa = prepare(settings)
-    demo = build_ui(qa)
-    demo.queue(default_concurrency_limit=settings.concurrency)
-    demo.launch(server_name=settings.host, server_port=settings.port)
+    app = create_app(qa)
+    print(f"Serving on http://{settings.host}:{settings.port} (chat /, widget /widget.js, API /docs)", flush=True)
+    # No access log: it would record every caller's path and query, and nothing reads it.
+    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_level="warning")

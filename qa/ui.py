@@ -1,37 +1,367 @@
-"""The Gradio chat: answers with their citations, and the `/ask` API endpoint."""
+"""The Gradio chat: cited answers whose evidence is one click away, and the `/ask` API endpoint."""
 
 from __future__ import annotations
 
 import html
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from .engine import QA
-from .models import Answer
+from .models import Answer, Citation
+
+STATIC = Path(__file__).resolve().parent / "static"
+TITLE = "Document Q&A"
+# Questions that the two bundled seed articles answer; offered only when those articles are indexed.
+SEED_EXAMPLES = {
+    "000_5b672d860f205277.txt": [
+        "How many people were arrested on Nov. 15?",
+        "When did the most recent wave of protests in Iraq erupt?",
+    ],
+    "002_a4b40d0ff9340f7b.txt": ["Who is the Supreme Leader of Iran?"],
+}
+PENDING = '<div class="qa-pending">Searching the documents…</div>'
+# Characters of context kept on each side of the supporting sentences in a source card.
+SNIPPET_CONTEXT = 200
+
+
+def esc(text: str) -> str:
+    """Text from a document or a user, made inert for HTML (quotes too, for attribute values)."""
+    return html.escape(text, quote=True)
+
+
+def _squash(text: str) -> str:
+    # Runs of whitespace (newlines of the source file) read as one space in a card.
+    return re.sub(r"\s+", " ", text)
+
+
+def citation_key(citation: Citation) -> str:
+    """What a click on a marker or source sends to `open_document`: the document and the spans to show."""
+    return json.dumps(
+        {"doc": citation.doc_id, "start": citation.start, "end": citation.end, "hl": citation.highlights, "n": citation.n},
+        separators=(",", ":"),
+    )
+
+
+def snippet_html(citation: Citation) -> str:
+    """The passage around its supporting sentences, the sentences in `<mark>`, everything escaped."""
+    text = citation.passage
+    spans = sorted(
+        (max(0, s - citation.start), min(len(text), e - citation.start))
+        for s, e in citation.highlights
+        if e > citation.start and s < citation.end
+    )
+    if spans:
+        low, high = max(0, spans[0][0] - SNIPPET_CONTEXT), min(len(text), spans[-1][1] + SNIPPET_CONTEXT)
+    else:
+        low, high = 0, min(len(text), 2 * SNIPPET_CONTEXT)
+    # Cut at word boundaries so the card never starts or ends mid-word.
+    if low > 0:
+        space = text.find(" ", low, spans[0][0] if spans else high)
+        low = space + 1 if space >= 0 else low
+    if high < len(text):
+        space = text.rfind(" ", spans[-1][1] if spans else low, high)
+        high = space if space >= 0 else high
+    parts = ["… " if low > 0 else ""]
+    position = low
+    for start, end in spans:
+        parts.append(esc(_squash(text[position:start])))
+        parts.append(f"<mark>{esc(_squash(text[start:end]))}</mark>")
+        position = end
+    parts.append(esc(_squash(text[position:high])))
+    parts.append(" …" if high < len(text) else "")
+    return "".join(parts).strip()
+
+
+def _location(citation: Citation) -> str:
+    name = Path(citation.source).name or citation.source
+    return f"{name} · page {citation.page}" if citation.page else name
+
+
+def source_card(citation: Citation) -> str:
+    """One source under an answer: number, title, file (and page), and the highlighted passage."""
+    return (
+        f'<button type="button" class="qa-source" value="{esc(citation_key(citation))}" '
+        f'title="Open the full document at this passage">'
+        f'<span class="qa-source-head"><span class="qa-n">{citation.n}</span>'
+        f'<span class="qa-source-title">{esc(citation.title)}</span></span>'
+        f'<span class="qa-file">{esc(_location(citation))}</span>'
+        f'<span class="qa-snippet">{snippet_html(citation)}</span></button>'
+    )
+
+
+def answer_text_html(answer: Answer) -> str:
+    """The composed answer, escaped, with each `[n]` that the answerer appended turned into a clickable marker."""
+    by_number = {c.n: c for c in answer.citations}
+    # Only markers that follow a cited sentence are markers: a "[3]" inside a document's own text stays text.
+    sentences = [
+        (citation.passage[s - citation.start : e - citation.start], citation.n)
+        for citation in answer.citations
+        for s, e in citation.highlights
+    ]
+    text, position, parts = answer.answer, 0, []
+    while position < len(text):
+        for sentence, n in sentences:
+            tail = f"{sentence} [{n}]"
+            if sentence and text.startswith(tail, position):
+                parts.append(esc(sentence) + " " + _marker(by_number[n]))
+                position += len(tail)
+                break
+        else:
+            parts.append(esc(text[position]))
+            position += 1
+    return "".join(parts)
+
+
+def _marker(citation: Citation) -> str:
+    return (
+        f'<button type="button" class="qa-cite" value="{esc(citation_key(citation))}" '
+        f'title="Source {citation.n}: {esc(citation.title)}">[{citation.n}]</button>'
+    )
 
 
 def render_answer(answer: Answer) -> str:
-    """Answer text and its sources as escaped HTML (document text is never interpreted)."""
-    parts = [html.escape(answer.answer)]
-    if answer.short_answer:
-        parts.append(f"<p><strong>{html.escape(answer.short_answer)}</strong></p>")
-    for citation in answer.citations:
-        if citation.highlights or answer.abstained:
-            parts.append(f"<p>[{citation.n}] {html.escape(citation.title)} — {html.escape(citation.source)}</p>")
-    return "\n".join(parts)
+    """An answer as the chat shows it: short answer, cited text, then its sources; all document text escaped."""
+    if answer.abstained:
+        nearest = "".join(source_card(c) for c in answer.citations[:3])
+        offered = (
+            f'<div class="qa-sources"><div class="qa-sources-label">Nearest passages</div>{nearest}</div>'
+            if nearest
+            else ""
+        )
+        return (
+            '<div class="qa-answer qa-abstained"><div class="qa-notfound">Not found in the documents</div>'
+            f'<p class="qa-text">{esc(answer.answer)} The closest passages are below; they may still help.</p>'
+            f"{offered}</div>"
+        )
+    cited = [c for c in answer.citations if c.highlights]
+    others = [c for c in answer.citations if not c.highlights]
+    short = (
+        f'<div class="qa-short"><span class="qa-short-label">Answer</span>'
+        f'<span class="qa-short-text">{esc(answer.short_answer)}</span></div>'
+        if answer.short_answer
+        else ""
+    )
+    more = (
+        f'<details class="qa-more"><summary>{len(others)} more passage{"s" if len(others) != 1 else ""} searched</summary>'
+        f'{"".join(source_card(c) for c in others)}</details>'
+        if others
+        else ""
+    )
+    return (
+        f'<div class="qa-answer">{short}<p class="qa-text">{answer_text_html(answer)}</p>'
+        f'<div class="qa-sources"><div class="qa-sources-label">Sources</div>'
+        f'{"".join(source_card(c) for c in cited)}{more}</div></div>'
+    )
 
 
-def build_ui(qa: QA) -> gr.Blocks:
-    """The chat page, with `/ask` returning the same JSON as `python -m qa ask --json`."""
+def render_error(message: str) -> str:
+    """A problem with the question, said plainly in the chat."""
+    return f'<div class="qa-answer qa-error">{esc(message)}</div>'
 
-    def chat(message: str, history: list[dict[str, Any]]) -> str:
-        return render_answer(qa.ask(message, history))
+
+def render_document(record: dict[str, Any], start: int, end: int, highlights: list[list[int]], n: int | None = None) -> str:
+    """The whole document, escaped, with the cited passage shaded and its supporting sentences in `<mark>`."""
+    text = record["text"]
+    size = len(text)
+    start, end = max(0, min(start, size)), max(0, min(end, size))
+    marks = [(max(0, min(s, size)), max(0, min(e, size))) for s, e in highlights if s < e]
+    page_starts = {int(s): int(p) for s, _, p in record.get("pages") or [] if 0 <= int(s) < size}
+    cuts = sorted({0, size, start, end, *page_starts, *(x for span in marks for x in span)})
+    body, targeted = [], False
+    for low, high in zip(cuts, cuts[1:]):
+        if low in page_starts:
+            body.append(f'<span class="qa-page">Page {page_starts[low]}</span>')
+        piece = esc(text[low:high])
+        marked = any(s <= low < e for s, e in marks)
+        in_passage = start <= low < end
+        # The scroll target: the first supporting sentence, or the passage when nothing is marked.
+        target = not targeted and (marked or (in_passage and not marks))
+        anchor = ' id="qa-target"' if target else ""
+        targeted = targeted or target
+        if marked:
+            body.append(f'<mark class="qa-hl"{anchor}>{piece}</mark>')
+        elif in_passage:
+            body.append(f'<span class="qa-span"{anchor}>{piece}</span>')
+        else:
+            body.append(piece)
+    page = next((p for s, e, p in record.get("pages") or [] if s <= start < e), None)
+    meta = " · ".join(
+        part
+        for part in (
+            esc(Path(record["source"]).name or record["source"]),
+            f"page {page}" if page else "",
+            f"source [{n}]" if n else "",
+        )
+        if part
+    )
+    return (
+        f'<div class="qa-doc"><div class="qa-doc-head"><div class="qa-doc-heading">'
+        f'<div class="qa-doc-title">{esc(record["title"])}</div><div class="qa-doc-meta">{meta}</div></div>'
+        f'<button type="button" class="qa-close" aria-label="Close the document">×</button></div>'
+        f'<div class="qa-doc-body">{"".join(body)}</div></div>'
+    )
+
+
+def viewer_placeholder() -> str:
+    """What the document panel shows before a source is opened."""
+    return (
+        '<div class="qa-doc qa-doc-empty"><div class="qa-doc-head"><div class="qa-doc-heading">'
+        '<div class="qa-doc-title">Full document</div>'
+        '<div class="qa-doc-meta">Click a source or a [n] marker to read it here, with the cited sentences highlighted.</div>'
+        '</div><button type="button" class="qa-close" aria-label="Close the document">×</button></div></div>'
+    )
+
+
+def header_html(qa: QA, compact: bool) -> str:
+    """Title and a one-line description of what is indexed."""
+    stats = qa.stats()
+    documents, chunks = int(stats["documents"]), int(stats["chunks"])
+    line = (
+        f"Answers from {documents} document{'s' if documents != 1 else ''} "
+        f"({chunks} passage{'s' if chunks != 1 else ''}), each with the sentences that support it."
+    )
+    if documents == 0:
+        line = "No documents are indexed yet: index a folder with `python -m qa index PATH`."
+    return f'<div class="qa-header{" qa-compact-header" if compact else ""}"><h1>{TITLE}</h1><p>{esc(line)}</p></div>'
+
+
+def example_questions(qa: QA, limit: int = 3) -> list[str]:
+    """A few questions the index really answers: known ones for the seeds, else one per document title."""
+    documents = qa.store.documents()
+    names = {Path(d["source"]).name for d in documents}
+    candidates = [q for name, questions in SEED_EXAMPLES.items() if name in names for q in questions]
+    for document in documents:
+        title = _squash(document["title"]).strip().rstrip("….")
+        if 3 <= len(title.split()) <= 14:
+            candidates.append(f"What does “{title}” report?")
+    answerable = []
+    for question in candidates:
+        if len(answerable) >= limit:
+            break
+        if not qa.ask(question).abstained:
+            answerable.append(question)
+    return answerable
+
+
+def _asset(name: str) -> str:
+    return (STATIC / name).read_text(encoding="utf-8")
+
+
+def build_ui(qa: QA, compact: bool = False) -> gr.Blocks:
+    """The chat page (or, `compact`, the phone-sized widget), with `/ask` returning `qa ask --json`'s object."""
+    settings = qa.settings
+    examples = example_questions(qa, 2 if compact else 3)
+
+    def check_question(question: Any) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise gr.Error("Type a question first.")
+        if len(question) > settings.max_question_chars:
+            raise gr.Error(f"The question is too long ({len(question)} characters; the limit is {settings.max_question_chars}).")
+        return question.strip()
 
     def ask(question: str, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        return qa.ask(question, history or []).to_dict()
+        """Answer `question` (follow-ups use `history`, role/content dicts) as `python -m qa ask --json` does."""
+        if history is not None and not (isinstance(history, list) and all(isinstance(t, dict) for t in history)):
+            raise gr.Error("history must be a list of {'role': ..., 'content': ...} objects.")
+        return qa.ask(check_question(question), history or []).to_dict()
 
-    with gr.Blocks(title="Document Q&A") as demo:
-        gr.ChatInterface(chat, title="Document Q&A")
-        gr.api(ask, api_name="ask")
+    def add_question(message: str, shown: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]], str]:
+        if not message.strip():
+            return message, shown, ""
+        return "", [*shown, {"role": "user", "content": esc(message.strip())}, {"role": "assistant", "content": PENDING}], message
+
+    def pick_example(shown: list[dict[str, Any]], selection: gr.SelectData) -> tuple[str, list[dict[str, Any]], str]:
+        return add_question(selection.value["text"], shown)
+
+    def answer_question(question: str, shown: list[dict[str, Any]], history: list[dict[str, str]]):
+        if not question.strip():
+            return shown, history
+        try:
+            answer = qa.ask(check_question(question), history)
+        except gr.Error as error:
+            return [*shown[:-1], {"role": "assistant", "content": render_error(str(error.message))}], history
+        turns = [{"role": "user", "content": answer.question}, {"role": "assistant", "content": answer.answer}]
+        return [*shown[:-1], {"role": "assistant", "content": render_answer(answer)}], [*history, *turns]
+
+    def open_document(key: str) -> str:
+        """The full document for a clicked marker or source (the key comes from `citation_key`)."""
+        try:
+            wanted = json.loads(key)
+            record = qa.store.document(str(wanted["doc"]))
+            spans = [[int(s), int(e)] for s, e in wanted.get("hl", [])]
+            start, end, n = int(wanted["start"]), int(wanted["end"]), int(wanted.get("n") or 0)
+        except (TypeError, ValueError, KeyError):
+            return render_error("That source link is malformed.")
+        if record is None:
+            return render_error("This document is no longer in the index; ask again to get fresh sources.")
+        return render_document(record, start, end, spans, n or None)
+
+    head = f"<style>{_asset('chat.css')}</style>"
+    with gr.Blocks(title=TITLE, fill_height=compact) as demo:
+        with gr.Column(scale=1, elem_classes=["qa-app", "qa-compact" if compact else "qa-full"]):
+            header = gr.HTML(header_html(qa, compact), head=head, elem_classes=["qa-header-block"])
+            with gr.Row(equal_height=False, elem_classes=["qa-main"]):
+                with gr.Column(scale=3, min_width=300, elem_classes=["qa-chat-column"]):
+                    chatbot = gr.Chatbot(
+                        elem_id="qa-chat",
+                        show_label=False,
+                        height="100%" if compact else "68vh",
+                        min_height=300 if compact else 420,
+                        render_markdown=False,
+                        sanitize_html=True,
+                        allow_tags=False,
+                        latex_delimiters=[],
+                        buttons=[],
+                        feedback_options=None,
+                        layout="panel",
+                        placeholder=None,
+                        examples=[{"text": q} for q in examples] or None,
+                        scale=1,
+                    )
+                    with gr.Row(elem_classes=["qa-input-row"]):
+                        box = gr.Textbox(
+                            placeholder="Ask a question about the documents…",
+                            show_label=False,
+                            lines=1,
+                            max_lines=4,
+                            max_length=settings.max_question_chars,
+                            autofocus=not compact,
+                            scale=5,
+                            container=False,
+                            elem_id="qa-question",
+                        )
+                        send = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="qa-send")
+                    new = gr.Button("New conversation", variant="secondary", size="sm", elem_id="qa-new")
+                viewer = gr.HTML(
+                    viewer_placeholder(),
+                    js_on_load=_asset("chat.js"),
+                    server_functions=[open_document],
+                    elem_id="qa-viewer",
+                    min_width=280,
+                )
+        history = gr.State([])
+        pending = gr.State("")
+
+        answer_options = dict(
+            concurrency_limit=settings.concurrency, concurrency_id="answer", api_visibility="private", show_progress="hidden"
+        )
+        for event in (box.submit, send.click):
+            event(add_question, [box, chatbot], [box, chatbot, pending], queue=False, api_visibility="private").then(
+                answer_question, [pending, chatbot, history], [chatbot, history], **answer_options
+            )
+        chatbot.example_select(
+            pick_example,
+            [chatbot],
+            [box, chatbot, pending],
+            queue=False,
+            api_visibility="private",
+        ).then(answer_question, [pending, chatbot, history], [chatbot, history], **answer_options)
+        new.click(lambda: ([], [], "", viewer_placeholder()), None, [chatbot, history, box, viewer], queue=False, api_visibility="private")
+        demo.load(lambda: header_html(qa, compact), None, header, queue=False, api_visibility="private", show_progress="hidden")
+        gr.api(ask, api_name="ask", concurrency_limit=settings.concurrency, concurrency_id="answer")
+    demo.queue(default_concurrency_limit=settings.concurrency)
     return demo

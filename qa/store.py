@@ -19,6 +19,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from . import vectors as vector_index
 from .models import Chunk, Document
 
 DB_NAME = "qa.sqlite"
@@ -102,11 +103,12 @@ class Store:
         self.db_path = self.dir / DB_NAME
         self.dimension = dimension
         self.signature = signature
+        self.vector_settings = vector_index.VectorSettings()
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._faiss_lock = threading.RLock()
         self._generation = -1
-        self.vectors: faiss.IndexIDMap2 | None = None
+        self.vectors: faiss.Index | None = None
         self._open()
 
     # -- connections -------------------------------------------------------------------------
@@ -169,7 +171,7 @@ class Store:
         name = meta.get("faiss_file", "")
         with self._faiss_lock:
             if not name:
-                vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
+                vectors = vector_index.empty(self.dimension)
             else:
                 path = self.dir / name
                 try:
@@ -228,16 +230,19 @@ class Store:
                     vectors = faiss.clone_index(self.vectors)
                 removed = self._delete_rows(db, deletes)
                 if removed:
-                    vectors.remove_ids(np.asarray(removed, dtype=np.int64))
+                    vector_index.remove(vectors, np.asarray(removed, dtype=np.int64))
                 for prepared in upserts:
                     ids = self._insert_document(db, prepared)
                     if ids:
-                        vectors.add_with_ids(prepared.chunk_vectors, np.asarray(ids, dtype=np.int64))
+                        vector_index.add(vectors, prepared.chunk_vectors, np.asarray(ids, dtype=np.int64))
+                # The corpus size picks the index kind: exact while small, IVF once large.
+                vectors = vector_index.fit(vectors, self.vector_settings)
                 for doc_id, root in (roots or {}).items():
                     db.execute("UPDATE documents SET root = ? WHERE doc_id = ?", (root, doc_id))
                 generation = int(self._meta().get("generation", "0")) + 1
                 name = self._write_faiss(vectors, generation)
-                self._write_meta({"generation": str(generation), "faiss_file": name})
+                info = json.dumps(vector_index.describe(vectors).to_dict())
+                self._write_meta({"generation": str(generation), "faiss_file": name, "vector_index": info})
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -289,10 +294,7 @@ class Store:
         self.refresh()
         with self._faiss_lock:
             vectors = self.vectors
-        if vectors.ntotal == 0:
-            return []
-        scores, ids = vectors.search(query.reshape(1, -1).astype(np.float32), min(k, vectors.ntotal))
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
+        return vector_index.search(vectors, query, k)
 
     def search_lexical(self, match: str, k: int) -> list[tuple[int, float]]:
         """Chunk ids and BM25 scores (higher is better) for an FTS5 MATCH expression."""
@@ -364,7 +366,8 @@ class Store:
             "chunks": count("chunks"),
             "sentences": count("sentences"),
             "generation": int(meta.get("generation", "0")),
-            "faiss_index": type(faiss.downcast_index(self.vectors.index)).__name__ if self.vectors is not None else "",
+            "faiss_index": vector_index.class_name(self.vectors) if self.vectors is not None else "",
+            "vector_index": vector_index.describe(self.vectors).to_dict() if self.vectors is not None else {},
             **{k: v for k, v in meta.items() if k in self.signature},
         }
 

@@ -33,7 +33,6 @@ _ZIP_MAX_RATIO = 100  # real Office XML compresses ~10x; bombs reach ~1000x
 _ZIP_RATIO_FLOOR = 1024 * 1024  # tiny members may compress absurdly well and harmlessly
 
 _TITLE_MAX_CHARS = 120
-_TITLE_SHORTENED_CHARS = 100
 _TITLE_SCAN_LINES = 10
 
 _TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -341,7 +340,7 @@ def _document(
 
 
 def _title_from_text(text: str) -> str | None:
-    """Headline-like first line; else the opening prose line, shortened; None if no words at all."""
+    """The first worded line when it reads as a headline; None when the text opens with prose."""
     lines = (match.group().strip() for match in _LINE.finditer(text))
     for line in islice(filter(None, lines), _TITLE_SCAN_LINES):
         words = sum(1 for word in line.split() if _WORD.search(word))
@@ -349,12 +348,5 @@ def _title_from_text(text: str) -> str | None:
             continue  # labels and debris such as "728 x 90" or "Advertisement"
         if len(line) <= _TITLE_MAX_CHARS and not line.endswith((".", ",", ";", ":")):
             return line
-        return _shorten(line)
+        return None
     return None
-
-
-def _shorten(line: str) -> str:
-    if len(line) <= _TITLE_MAX_CHARS:
-        return line
-    cut = line[:_TITLE_SHORTENED_CHARS].rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:–—-") + "…"

@@ -35,6 +35,9 @@ class Settings:
     max_request_bytes: int = 10 * 1024 * 1024
     max_question_chars: int = 2000
     concurrency: int = 4
+    # Fault injection for the crash-safety tests: SIGKILL at this named point of an index write
+    # (one of store.CRASH_POINTS); empty in normal use.
+    crash_at: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod

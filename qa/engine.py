@@ -14,7 +14,7 @@ from .embedding import Embedder
 from .indexing import ChunkingSettings, Indexer, IndexReport
 from .models import Answer, Document
 from .retrieval import FusionSettings, Retriever, content_terms
-from .store import DB_NAME, Store
+from .store import DB_NAME, MODEL_PROBE_TEXT, Store
 
 # Words that make a short question lean on the previous turn ("How many did it say?").
 _REFERRING = frozenset("it its they them their this that these those he she his her there such".split())
@@ -28,7 +28,8 @@ class QA:
         self.embedder = embedder or Embedder(self.settings.model)
         self.chunking = ChunkingSettings(self.settings.chunk_tokens, self.settings.chunk_overlap_sentences)
         signature = {"model": self.embedder.model_id, "chunking": self.chunking.signature}
-        self.store = Store(self.settings.index_dir, self.embedder.dimension, signature)
+        probe = self.embedder.encode([MODEL_PROBE_TEXT])[0]
+        self.store = Store(self.settings.index_dir, self.embedder.dimension, signature, probe, self.settings.crash_at)
         self.indexer = Indexer(self.store, self.embedder, self.chunking)
         self.retriever = Retriever(self.store, self.embedder, FusionSettings())
         self.answerer = Answerer(self.store, AnswerSettings(abstain_threshold=self.settings.abstain_threshold))

@@ -7,8 +7,11 @@ old file is removed only after, so a crash at any point leaves the previous inde
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
+import signal
 import sqlite3
 import threading
 import time
@@ -24,6 +27,15 @@ from .models import Chunk, Document
 
 DB_NAME = "qa.sqlite"
 SCHEMA_VERSION = "1"
+REBUILD_HINT = "Rebuild it with `python -m qa index --rebuild PATH...`."
+
+# Points of a write where `Settings.crash_at` kills the process (SIGKILL), for the crash-safety tests.
+CRASH_POINTS = ("before-faiss-write", "after-faiss-rename", "after-commit")
+
+# Embedded at open and compared with the vector stored at build time: two models can share a
+# name (a folder called "model"), but not the vector they give this text.
+MODEL_PROBE_TEXT = "The index remembers the model it was built with, so answers never mix two models."
+_PROBE_MIN_COSINE = 0.99
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -98,12 +110,21 @@ class ChunkRow:
 class Store:
     """SQLite + FAISS persistence; thread-safe: many readers, one writer at a time."""
 
-    def __init__(self, index_dir: Path, dimension: int, signature: dict[str, str]) -> None:
+    def __init__(
+        self,
+        index_dir: Path,
+        dimension: int,
+        signature: dict[str, str],
+        model_probe: np.ndarray | None = None,
+        crash_at: str = "",
+    ) -> None:
         self.dir = Path(index_dir)
         self.db_path = self.dir / DB_NAME
         self.dimension = dimension
         self.signature = signature
         self.vector_settings = vector_index.VectorSettings()
+        self.model_probe = model_probe
+        self.crash_at = crash_at
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._faiss_lock = threading.RLock()
@@ -132,18 +153,55 @@ class Store:
         self.dir.mkdir(parents=True, exist_ok=True)
         try:
             with self._write_lock:
+                self._check_integrity()
                 self.db.executescript(SCHEMA)
                 stored = self._meta()
                 if not stored:
                     self._write_meta({"schema": SCHEMA_VERSION, "generation": "0", "faiss_file": "", **self.signature})
                 else:
                     self._check_signature(stored)
+                self._check_model_probe(stored)
             self.refresh()
+            self._clean_up_after_crash()
         except sqlite3.DatabaseError as error:
+            raise CorruptIndexError(f"The index database {self.db_path} is damaged ({error}). {REBUILD_HINT}") from error
+
+    def _check_integrity(self) -> None:
+        """Refuse a damaged database before anything is written to it."""
+        # quick_check reads every page once: truncation and torn pages show up here, not mid-query.
+        problems = [row[0] for row in self.db.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise CorruptIndexError(f"The index database {self.db_path} is damaged ({'; '.join(problems)}). {REBUILD_HINT}")
+        has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+        if has_meta:
+            # Damage inside the full-text index passes quick_check; FTS5 checks it against its content.
+            self.db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+        # An emptied database (truncated to 0 bytes) would otherwise pass for a new, empty index.
+        if not has_meta and any(self.dir.glob("vectors-*.faiss")):
             raise CorruptIndexError(
-                f"The index database {self.db_path} is damaged ({error}). "
-                "Rebuild it with `python -m qa index --rebuild PATH...`."
-            ) from error
+                f"The index database {self.db_path} is missing or empty but vector files remain in {self.dir}. {REBUILD_HINT}"
+            )
+
+    def _check_model_probe(self, stored: dict[str, str]) -> None:
+        if self.model_probe is None:
+            return
+        probe = np.asarray(self.model_probe, dtype=np.float32)
+        if "model_probe" not in stored:
+            encoded = base64.b64encode(probe.astype(np.float16).tobytes()).decode("ascii")
+            self._write_meta({"model_probe": encoded})
+            return
+        have = np.frombuffer(base64.b64decode(stored["model_probe"]), dtype=np.float16).astype(np.float32)
+        cosine = float(have @ probe / (np.linalg.norm(have) * np.linalg.norm(probe) or 1.0)) if have.shape == probe.shape else 0.0
+        if cosine < _PROBE_MIN_COSINE:
+            raise ModelMismatchError(
+                f"The index in {self.dir} was built with a different embedding model than this run's "
+                f"({self.signature.get('model', 'unknown')}): its vectors would not match. "
+                "Use the model it was built with, or rebuild with `python -m qa index --rebuild PATH...`."
+            )
+
+    def _crash_point(self, point: str) -> None:
+        if self.crash_at == point:
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def _check_signature(self, stored: dict[str, str]) -> None:
         for key, wanted in self.signature.items():
@@ -157,6 +215,11 @@ class Store:
     def _meta(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
 
+    def _committed_state(self) -> tuple[dict[str, str], int]:
+        """Metadata and chunk count from one statement, hence one snapshot of one generation."""
+        rows = self.db.execute("SELECT key, value FROM meta UNION ALL SELECT NULL, count(*) FROM chunks").fetchall()
+        return {key: value for key, value in rows if key is not None}, next(int(value) for key, value in rows if key is None)
+
     def _write_meta(self, values: dict[str, str]) -> None:
         self.db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(values.items()))
 
@@ -164,7 +227,7 @@ class Store:
 
     def refresh(self, retries: int = 1) -> None:
         """Load the FAISS file of the committed generation if another writer moved it on."""
-        meta = self._meta()
+        meta, chunk_count = self._committed_state()
         generation = int(meta.get("generation", "0"))
         if generation == self._generation and self.vectors is not None:
             return
@@ -175,16 +238,12 @@ class Store:
             else:
                 path = self.dir / name
                 try:
-                    vectors = faiss.read_index(str(path))
-                except RuntimeError as error:
+                    vectors = _read_faiss(path, meta.get("faiss_sha256"))
+                except (OSError, RuntimeError, ValueError) as error:
                     # Another process may have committed a newer generation and removed this file.
                     if retries > 0 and int(self._meta().get("generation", "0")) != generation:
                         return self.refresh(retries - 1)
-                    raise CorruptIndexError(
-                        f"The vector file {path} is missing or damaged. "
-                        "Rebuild with `python -m qa index --rebuild PATH...`."
-                    ) from error
-            chunk_count = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+                    raise CorruptIndexError(f"The vector file {path} is missing or damaged ({error}). {REBUILD_HINT}") from error
             if vectors.ntotal != chunk_count or vectors.d != self.dimension:
                 raise CorruptIndexError(
                     f"The vector file holds {vectors.ntotal} vectors of {vectors.d} dimensions but the "
@@ -193,6 +252,21 @@ class Store:
                 )
             self.vectors, self._generation = vectors, generation
 
+    def _clean_up_after_crash(self) -> None:
+        """Remove vector files a killed writer left, unless a writer is at work right now."""
+        db = self.db
+        db.execute("PRAGMA busy_timeout = 0")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            return  # Locked: the running writer cleans up when it commits.
+        finally:
+            db.execute("PRAGMA busy_timeout = 30000")
+        try:
+            self._remove_stray_files()
+        finally:
+            db.execute("COMMIT")
+
     def _remove_stray_files(self) -> None:
         """Drop vector files of crashed or superseded writes; only safe under SQLite's write lock."""
         current = self._meta().get("faiss_file", "")
@@ -200,15 +274,18 @@ class Store:
             if path.name != current:
                 path.unlink(missing_ok=True)
 
-    def _write_faiss(self, vectors: faiss.Index, generation: int) -> str:
+    def _write_faiss(self, vectors: faiss.Index, generation: int) -> tuple[str, str]:
+        """Write the generation's vector file durably; returns its name and SHA-256."""
         name = f"vectors-{generation}.faiss"
         tmp = self.dir / (name + ".tmp")
-        faiss.write_index(vectors, str(tmp))
-        with open(tmp, "rb") as handle:
+        data = faiss.serialize_index(vectors).tobytes()
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.dir / name)
         _fsync_dir(self.dir)
-        return name
+        return name, hashlib.sha256(data).hexdigest()
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -240,9 +317,11 @@ class Store:
                 for doc_id, root in (roots or {}).items():
                     db.execute("UPDATE documents SET root = ? WHERE doc_id = ?", (root, doc_id))
                 generation = int(self._meta().get("generation", "0")) + 1
-                name = self._write_faiss(vectors, generation)
+                self._crash_point("before-faiss-write")
+                name, digest = self._write_faiss(vectors, generation)
+                self._crash_point("after-faiss-rename")
                 info = json.dumps(vector_index.describe(vectors).to_dict())
-                self._write_meta({"generation": str(generation), "faiss_file": name, "vector_index": info})
+                self._write_meta({"generation": str(generation), "faiss_file": name, "faiss_sha256": digest, "vector_index": info})
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -251,6 +330,7 @@ class Store:
                     if path.name != previous:
                         path.unlink(missing_ok=True)
                 raise
+            self._crash_point("after-commit")
             with self._faiss_lock:
                 self.vectors, self._generation = vectors, generation
             if previous:
@@ -377,6 +457,14 @@ class Store:
         if connection is not None:
             connection.close()
             self._local.connection = None
+
+
+def _read_faiss(path: Path, sha256: str | None) -> faiss.Index:
+    """Read a vector file, refusing it when its bytes differ from those committed with it."""
+    data = path.read_bytes()
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError("its checksum does not match the one recorded when it was written")
+    return faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
 
 
 def _fsync_dir(path: Path) -> None:

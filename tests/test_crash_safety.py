@@ -1,0 +1,144 @@
+"""Crash safety: `python -m qa index` killed with SIGKILL mid-update leaves the index exactly as before or as after."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from qa.config import Settings
+from qa.engine import QA
+from qa.store import CRASH_POINTS
+
+from .conftest import ROOT, SEEDS
+
+SEED_QUESTION = "How many people were arrested on Nov. 15?"
+NEW_DOC = "zz_lighthouse.txt"
+NEW_QUESTION = "When was the Harrow Point lighthouse automated?"
+NEW_TEXT = (
+    "Harrow Point Lighthouse\n\n"
+    "The Harrow Point lighthouse was automated in 1987, after 112 years of resident keepers. "
+    "Its last keeper, Agnes Morrow, now runs a small museum in the old oil store."
+)
+OLD_DOC = "yy_ferry.txt"
+OLD_TEXT = "Ferry Timetable\n\nThe winter ferry to Colm Island leaves at 7:40 every weekday morning."
+
+
+def run_index(docs: Path, index_dir: Path, crash_at: str = "") -> subprocess.Popen:
+    """Start the real CLI indexer on `docs` in its own process."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_CRASH_AT": crash_at, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "qa", "index", str(docs), "--index-dir", str(index_dir)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def snapshot(qa: QA) -> dict:
+    """Everything that must be all-before or all-after: documents with hashes and roots, and row counts."""
+    stats = qa.stats()
+    return {
+        "documents": qa.store.content_hashes(),
+        "counts": (stats["documents"], stats["chunks"], stats["sentences"]),
+    }
+
+
+@pytest.fixture(scope="module")
+def states(embedder, tmp_path_factory) -> dict:
+    """An index of the 'before' folder, the folder changed in place, and the reference 'after' snapshot."""
+    base = tmp_path_factory.mktemp("crash")
+    docs = base / "docs"
+    shutil.copytree(SEEDS, docs)
+    (docs / OLD_DOC).write_text(OLD_TEXT)
+    before_dir = base / "before"
+    before_qa = QA(Settings.from_env({}, index_dir=before_dir), embedder=embedder)
+    before_qa.index([docs])
+    before = snapshot(before_qa)
+    before_qa.store.close()
+
+    # One update that adds, changes and removes a document, so a mix of old and new is visible.
+    (docs / OLD_DOC).unlink()
+    (docs / NEW_DOC).write_text(NEW_TEXT)
+    changed = docs / "002_a4b40d0ff9340f7b.txt"
+    changed.write_text(changed.read_text() + "\n\nThe report was updated after publication.\n")
+
+    after_dir = base / "after"
+    shutil.copytree(before_dir, after_dir)
+    after_qa = QA(Settings.from_env({}, index_dir=after_dir), embedder=embedder)
+    report = after_qa.index([docs])
+    assert report.added == [NEW_DOC] and report.removed == [OLD_DOC] and len(report.updated) == 1
+    after = snapshot(after_qa)
+    after_qa.store.close()
+    assert before != after
+    return {"docs": docs, "before_dir": before_dir, "before": before, "after": after}
+
+
+def check_whole(index_dir: Path, states: dict, embedder, expected: set[str]) -> str:
+    """Open the crashed index, assert it is exactly one of `expected` states and answers accordingly."""
+    qa = QA(Settings.from_env({}, index_dir=index_dir), embedder=embedder)
+    state = snapshot(qa)
+    found = [name for name in ("before", "after") if state == states[name]]
+    assert found and found[0] in expected, f"index is a mix of before and after: {state}"
+    assert "12,000" in qa.ask(SEED_QUESTION).answer
+    new_answer = qa.ask(NEW_QUESTION)
+    cited = {citation.doc_id for citation in new_answer.citations}
+    if found[0] == "after":
+        assert "1987" in new_answer.answer and NEW_DOC in cited
+    else:
+        assert NEW_DOC not in cited and "1987" not in new_answer.answer
+    # The next run completes the update and clears what the crash left behind.
+    qa.index([states["docs"]])
+    assert snapshot(qa) == states["after"]
+    assert [p.name for p in index_dir.glob("vectors-*")] == [qa.store._meta()["faiss_file"]]
+    qa.store.close()
+    return found[0]
+
+
+@pytest.mark.parametrize(
+    "point, expected",
+    [("before-faiss-write", "before"), ("after-faiss-rename", "before"), ("after-commit", "after")],
+)
+def test_kill_at_a_named_point_leaves_before_or_after(point, expected, states, embedder, tmp_path) -> None:
+    assert point in CRASH_POINTS
+    index_dir = tmp_path / "index"
+    shutil.copytree(states["before_dir"], index_dir)
+    process = run_index(states["docs"], index_dir, crash_at=point)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == -signal.SIGKILL, err
+    if point == "after-faiss-rename":
+        # The uncommitted generation's file is really there, yet must be ignored.
+        assert len(list(index_dir.glob("vectors-*.faiss"))) == 2
+    assert check_whole(index_dir, states, embedder, {expected}) == expected
+
+
+def test_kill_at_random_times_leaves_before_or_after(states, embedder, tmp_path) -> None:
+    # A clean run first: it must reach 'after', and its length bounds the random kill times.
+    clean = tmp_path / "clean"
+    shutil.copytree(states["before_dir"], clean)
+    began = time.monotonic()
+    process = run_index(states["docs"], clean)
+    out, err = process.communicate(timeout=300)
+    duration = time.monotonic() - began
+    assert process.returncode == 0, err
+    assert "1 added, 1 updated, 1 removed" in out
+    assert check_whole(clean, states, embedder, {"after"}) == "after"
+
+    rng = random.Random()
+    for trial in range(2):
+        index_dir = tmp_path / f"random{trial}"
+        shutil.copytree(states["before_dir"], index_dir)
+        # Most of a run is start-up; the late part, where the write happens, is weighted in.
+        delay = rng.uniform(0.5, 1.05) * duration
+        process = run_index(states["docs"], index_dir)
+        try:
+            process.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=60)
+        check_whole(index_dir, states, embedder, {"before", "after"})

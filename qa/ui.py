@@ -307,10 +307,12 @@ def build_ui(qa: QA, compact: bool = False) -> gr.Blocks:
             with gr.Row(equal_height=False, elem_classes=["qa-main"]):
                 with gr.Column(scale=3, min_width=300, elem_classes=["qa-chat-column"]):
                     chatbot = gr.Chatbot(
+                        autoscroll=False,
                         elem_id="qa-chat",
                         show_label=False,
-                        height="100%" if compact else "68vh",
-                        min_height=300 if compact else 420,
+                        # The widget's iframe is the whole viewport: the chat takes what the title and input leave.
+                        height="calc(100vh - 215px)" if compact else "68vh",
+                        min_height=220 if compact else 420,
                         render_markdown=False,
                         sanitize_html=True,
                         allow_tags=False,
@@ -361,6 +363,8 @@ def build_ui(qa: QA, compact: bool = False) -> gr.Blocks:
             api_visibility="private",
         ).then(answer_question, [pending, chatbot, history], [chatbot, history], **answer_options)
         new.click(lambda: ([], [], "", viewer_placeholder()), None, [chatbot, history, box, viewer], queue=False, api_visibility="private")
+        # The chat's own trash button clears the display; the remembered turns must go with it.
+        chatbot.clear(lambda: ([], viewer_placeholder()), None, [history, viewer], queue=False, api_visibility="private")
         demo.load(lambda: header_html(qa, compact), None, header, queue=False, api_visibility="private", show_progress="hidden")
         gr.api(ask, api_name="ask", concurrency_limit=settings.concurrency, concurrency_id="answer")
     demo.queue(default_concurrency_limit=settings.concurrency)

@@ -57,3 +57,34 @@ if (!window.__qaSourcesWired) {
     if (event.key === "Escape") closeSource();
   });
 }
+
+// Long answers: show a new answer from its top (the short answer first), not from its last source.
+function scrollerOf(node) {
+  for (let e = node.parentElement; e; e = e.parentElement) {
+    const style = getComputedStyle(e);
+    if (/(auto|scroll)/.test(style.overflowY) && e.scrollHeight > e.clientHeight) return e;
+  }
+  return null;
+}
+
+const shown = new WeakSet();
+function revealNewest() {
+  const chat = document.querySelector("#qa-chat");
+  if (!chat) return;
+  const pending = chat.querySelector(".qa-pending");
+  const answers = chat.querySelectorAll(".qa-answer");
+  const newest = answers[answers.length - 1];
+  const node = pending || (newest && !shown.has(newest) ? newest : null);
+  if (!node) return;
+  if (!pending) shown.add(newest);
+  const scroller = scrollerOf(node);
+  if (!scroller) return;
+  const offset = node.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+  // Keep the question visible just above the answer.
+  scroller.scrollTop += pending ? scroller.scrollHeight : offset - 80;
+}
+
+if (!window.__qaChatWatched) {
+  window.__qaChatWatched = true;
+  new MutationObserver(() => requestAnimationFrame(revealNewest)).observe(document.body, { childList: true, subtree: true });
+}

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -73,9 +75,11 @@ def create_app(qa: QA) -> FastAPI:
     app = FastAPI(
         title="Document Q&A",
         summary="Answers questions from your documents, citing the sentences it used.",
-        docs_url="/docs",
         openapi_url="/openapi.json",
+        docs_url=None,  # FastAPI's own /docs loads Swagger UI from a CDN; ours is served locally
+        redoc_url=None,
     )
+    add_offline_docs(app)
     app.include_router(build_router(qa, settings.max_request_bytes))
 
     @app.exception_handler(HTTPException)
@@ -99,6 +103,23 @@ def create_app(qa: QA) -> FastAPI:
     gr.mount_gradio_app(app, build_ui(qa, compact=True), path="/embed", footer_links=[])
     gr.mount_gradio_app(app, build_ui(qa), path="/")
     return app
+
+
+def add_offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the pinned `swagger-ui-bundle-v2` package, so it works offline."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Document Q&A API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
 
 
 def serve(settings: Settings) -> None:

@@ -120,3 +120,16 @@ def test_snippet_on_a_refused_origin_gets_no_chat_and_a_console_reason(browser, 
         assert any("CORS" in text for text in console), console
     finally:
         page.close()
+
+
+def test_api_docs_render_offline(browser, sites):
+    page = browser.new_page()
+    outside: list[str] = []
+    page.on("request", lambda request: None if request.url.startswith(sites["app"]) else outside.append(request.url))
+    try:
+        page.goto(sites["app"] + "/docs")
+        page.get_by_text("/api/documents/{doc_id}").first.wait_for(timeout=30_000)
+        assert page.get_by_text("/api/ask").first.is_visible()
+        assert outside == []
+    finally:
+        page.close()

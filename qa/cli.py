@@ -110,11 +110,17 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"no index in {settings.index_dir}: build one with `python -m qa index seeds/`")
     if args.top_k is not None and not 1 <= args.top_k <= 50:
         raise UsageError("--top-k must be between 1 and 50")
-    qa = QA(settings)
-    history: list[dict[str, str]] = []
+    # Checked before the model loads, so a bad question fails at once and nothing is half-answered.
     for question in args.questions:
         if not question.strip():
             raise UsageError("a question is empty")
+        if len(question) > settings.max_question_chars:
+            raise UsageError(
+                f"a question is {len(question):,} characters; the limit is {settings.max_question_chars:,} (QA_MAX_QUESTION_CHARS)"
+            )
+    qa = QA(settings)
+    history: list[dict[str, str]] = []
+    for question in args.questions:
         answer = qa.ask(question, history, args.top_k)
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
         print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else format_answer(answer), flush=True)

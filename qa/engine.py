@@ -25,7 +25,7 @@ class QA:
 
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
         self.settings = settings or Settings.from_env()
-        self.embedder = embedder or Embedder(self.settings.model)
+        self.embedder = embedder or Embedder(self.settings.model, encoder=self.settings.encoder, cache_dir=self.settings.encoder_cache_dir)
         self.chunking = ChunkingSettings(self.settings.chunk_tokens, self.settings.chunk_overlap_sentences)
         signature = {"model": self.embedder.model_id, "chunking": self.chunking.signature}
         probe = self.embedder.encode([MODEL_PROBE_TEXT])[0]

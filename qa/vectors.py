@@ -30,8 +30,8 @@ class VectorSettings:
     # (FAISS files hold no free-form fields, so that size is derived from the list count).
     retrain_growth: float = 8.0
     # nprobe is tuned at build time: the fewest lists whose recall@10 against exact search reaches
-    # this on probe queries drawn from the corpus itself (blends of two stored vectors, which sit
-    # between topics the way questions do).
+    # this on probe queries drawn from the corpus itself (a stored vector blended with half of
+    # another, off-centre the way questions are).
     target_recall: float = 0.99
     tuning_queries: int = 200
     min_nprobe: int = 8
@@ -136,7 +136,7 @@ def tune_nprobe(ivf: faiss.IndexIVF, vectors: np.ndarray, ids: np.ndarray, setti
     """The fewest probed lists (a power of two) that reach `settings.target_recall` at 10."""
     rng = np.random.default_rng(1)
     pairs = rng.integers(0, len(vectors), size=(settings.tuning_queries, 2))
-    queries = vectors[pairs[:, 0]] + vectors[pairs[:, 1]]
+    queries = vectors[pairs[:, 0]] + 0.5 * vectors[pairs[:, 1]]
     queries = np.ascontiguousarray(queries / np.linalg.norm(queries, axis=1, keepdims=True), dtype=np.float32)
     exact = faiss.IndexFlatIP(ivf.d)
     exact.add(np.ascontiguousarray(vectors, dtype=np.float32))

@@ -1,0 +1,120 @@
+"""Large synthetic-but-real stores: real SQuAD sentences and their real embeddings, mixed and perturbed.
+
+Embedding a million chunks for real would take days on two cores, so each synthetic document is a
+mix of runs of consecutive real sentences from the SQuAD2-dev pool; every sentence vector is that sentence's
+real embedding plus small Gaussian noise, and every chunk vector is the normalized mean of its
+sentence vectors plus noise. The rows go straight into the store's own schema (SQLite tables, FTS5
+with the real text, float16 sentence BLOBs) and the FAISS file is built by qa.vectors, so the
+serving code reads them exactly as it reads an index built by `qa index`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from qa import vectors as vector_index
+from qa.store import DB_NAME, Store
+
+from .pool import Pool, squad_passages
+
+SENTENCES_PER_CHUNK = 6
+CHUNKS_PER_DOCUMENT = 8
+SENTENCE_NOISE = 0.15
+CHUNK_NOISE = 0.10
+BATCH_DOCUMENTS = 2_000
+
+
+def _normalize(matrix: np.ndarray) -> np.ndarray:
+    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
+def _noise(rng: np.random.Generator, rows: int, dimension: int, norm: float) -> np.ndarray:
+    return rng.standard_normal((rows, dimension), dtype=np.float32) * (norm / np.sqrt(dimension))
+
+
+def build_store(folder: Path, chunks: int, pool: Pool, signature: dict[str, str], seed: int = 0) -> dict:
+    """Write a store of about `chunks` chunks into `folder` (reused if already complete); returns its facts."""
+    done = folder / "synthetic.json"
+    if done.exists():
+        facts = json.loads(done.read_text())
+        if facts.get("chunks") == chunks and facts.get("signature") == signature:
+            return facts
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in folder.iterdir():
+        path.unlink()
+    began = time.perf_counter()
+    dimension = pool.sentence_vectors.shape[1]
+    Store(folder, dimension, signature).close()
+    titles = [p["title"].replace("_", " ") for p in squad_passages()]
+    rng = np.random.default_rng(seed)
+    db = sqlite3.connect(folder / DB_NAME, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    documents = -(-chunks // CHUNKS_PER_DOCUMENT)
+    chunk_vectors = np.zeros((documents * CHUNKS_PER_DOCUMENT, dimension), dtype=np.float32)
+    chunk_id = 0
+    for first in range(0, documents, BATCH_DOCUMENTS):
+        count = min(BATCH_DOCUMENTS, documents - first)
+        per_doc = CHUNKS_PER_DOCUMENT * SENTENCES_PER_CHUNK
+        # Each chunk is a run of consecutive pool sentences (same article, like a real chunk).
+        starts = rng.integers(0, len(pool.sentences) - SENTENCES_PER_CHUNK, size=(count * CHUNKS_PER_DOCUMENT, 1))
+        picks = (starts + np.arange(SENTENCES_PER_CHUNK)).reshape(count, per_doc)
+        sentence_vectors = _normalize(pool.sentence_vectors[picks.ravel()] + _noise(rng, count * per_doc, dimension, SENTENCE_NOISE))
+        means = sentence_vectors.reshape(count * CHUNKS_PER_DOCUMENT, SENTENCES_PER_CHUNK, dimension).mean(axis=1)
+        batch_chunk_vectors = _normalize(means + _noise(rng, len(means), dimension, CHUNK_NOISE))
+        sentence16 = sentence_vectors.astype(np.float16)
+        db.execute("BEGIN")
+        for d in range(count):
+            doc_id = f"synthetic/{first + d:07d}.txt"
+            title = f"{titles[int(rng.integers(len(titles)))]} {first + d}"
+            texts = [pool.sentences[i] for i in picks[d]]
+            spans, offset = [], 0
+            for text in texts:
+                spans.append((offset, offset + len(text)))
+                offset += len(text) + 1
+            body = " ".join(texts)
+            db.execute(
+                "INSERT INTO documents(doc_id, source, title, text, content_hash, pages, root, indexed_at) VALUES (?, ?, ?, ?, ?, '[]', 'synthetic', ?)",
+                (doc_id, doc_id, title, body, hashlib.sha1(body.encode()).hexdigest(), time.time()),
+            )
+            for ordinal in range(CHUNKS_PER_DOCUMENT):
+                chunk_id += 1
+                first_sentence = ordinal * SENTENCES_PER_CHUNK
+                start, end = spans[first_sentence][0], spans[first_sentence + SENTENCES_PER_CHUNK - 1][1]
+                db.execute("INSERT INTO chunks(id, doc_id, ordinal, start, end) VALUES (?, ?, ?, ?, ?)", (chunk_id, doc_id, ordinal, start, end))
+                db.execute("INSERT INTO chunks_fts(rowid, title, body) VALUES (?, ?, ?)", (chunk_id, title, body[start:end]))
+            row = d * per_doc
+            db.executemany(
+                "INSERT INTO sentences(doc_id, start, end, vector) VALUES (?, ?, ?, ?)",
+                [(doc_id, s, e, sentence16[row + i].tobytes()) for i, (s, e) in enumerate(spans)],
+            )
+        db.execute("COMMIT")
+        chunk_vectors[first * CHUNKS_PER_DOCUMENT : (first + count) * CHUNKS_PER_DOCUMENT] = batch_chunk_vectors
+    ids = np.arange(1, chunk_id + 1, dtype=np.int64)
+    index = vector_index.build(chunk_vectors, ids, dimension)
+    name = "vectors-1.faiss"
+    faiss.write_index(index, str(folder / name))
+    db.executemany(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+        [("generation", "1"), ("faiss_file", name), ("vector_index", json.dumps(vector_index.describe(index).to_dict()))],
+    )
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    np.save(folder / "chunk_vectors.npy", chunk_vectors)
+    facts = {
+        "chunks": chunks,
+        "stored_chunks": chunk_id,
+        "documents": documents,
+        "signature": signature,
+        "build_seconds": round(time.perf_counter() - began, 1),
+        "vector_index": vector_index.describe(index).to_dict(),
+    }
+    done.write_text(json.dumps(facts))
+    return facts

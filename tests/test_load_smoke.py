@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import sys
 
 from .conftest import ROOT
 
 spec = importlib.util.spec_from_file_location("load_runner", ROOT / "benchmarks" / "load.py")
 load_runner = importlib.util.module_from_spec(spec)
+# Registered first: the runner's dataclasses look their module up while being defined.
+sys.modules["load_runner"] = load_runner
 spec.loader.exec_module(load_runner)
 
 

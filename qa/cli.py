@@ -38,6 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 7860)")
     serve.add_argument("--docs-dir", type=Path, help="folder indexed when the index is missing or stale (default seeds/)")
+
+    evaluate = sub.add_parser("eval", parents=[common], help="measure retrieval and answer quality on a BEIR folder")
+    evaluate.add_argument("--data", type=Path, required=True, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv")
+    evaluate.add_argument("--limit", type=int, help="ask only the first N questions (of each question set)")
+    evaluate.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    evaluate.add_argument("--report", type=Path, help="write a Markdown report here, a confidence plot (.png) and per-question outcomes (.jsonl) beside it")
+    evaluate.add_argument("--unanswerable", type=Path, help="queries.jsonl of questions the corpus cannot answer; reports the share declined")
+    evaluate.add_argument("--out-of-corpus", type=Path, nargs="+", metavar="PATH",
+                          help="files/folders (e.g. seeds/) indexed alone in INDEX_DIR/out-of-corpus; the data set's questions are asked against them and must be declined")
+    evaluate.add_argument("--rebuild", action="store_true", help="discard the evaluation index and build it anew")
     return parser
 
 
@@ -65,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_index(args, settings)
         if args.command == "ask":
             return run_ask(args, settings)
+        if args.command == "eval":
+            return run_eval(args, settings)
         from .server import serve
 
         serve(settings)
@@ -124,6 +136,61 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
         answer = qa.ask(question, history, args.top_k)
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
         print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else format_answer(answer), flush=True)
+    return 0
+
+
+def run_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """`qa eval`: index a BEIR folder (reusing an up-to-date index), ask every question, print the figures."""
+    from .engine import QA
+    from .evaluation import EvalDataError, default_eval_index, evaluate, load_eval_set, read_queries, write_report
+    from .store import ModelMismatchError
+
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    for path in [args.unanswerable, *(args.out_of_corpus or [])]:
+        if path is not None and not path.exists():
+            raise UsageError(f"no such file or folder: {path}")
+    try:
+        eval_set = load_eval_set(args.data)
+        unanswerable = tuple(read_queries(args.unanswerable)) if args.unanswerable else ()
+    except (EvalDataError, OSError) as error:
+        raise UsageError(str(error)) from error
+    # Never the chat's own index (QA_INDEX_DIR): evaluation corpora stay out of it.
+    index_dir = args.index_dir or default_eval_index(args.data)
+    settings = settings.with_(index_dir=index_dir)
+    log = (lambda text: None) if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
+    if args.rebuild:
+        QA.remove_index(index_dir)
+    try:
+        qa = QA(settings)
+        ooc_qa = None
+        if args.out_of_corpus:
+            ooc_dir = index_dir / "out-of-corpus"
+            if args.rebuild:
+                QA.remove_index(ooc_dir)
+            ooc_qa = QA(settings.with_(index_dir=ooc_dir), embedder=qa.embedder)
+    except ModelMismatchError as error:
+        raise UsageError(f"{error} For `qa eval`, add --rebuild.") from error
+    log(f"indexing {eval_set.corpus} into {index_dir} ...")
+    report = qa.index([eval_set.corpus], progress=sys.stderr.isatty() and not args.json)
+    reused = not (report.added or report.updated or report.removed)
+    log(report.summary())
+    if ooc_qa is not None:
+        log(ooc_qa.index(args.out_of_corpus).summary())
+
+    def progress(kind: str, done: int, total: int) -> None:
+        if done % 250 == 0 or done == total:
+            log(f"{kind}: {done}/{total} asked")
+
+    result = evaluate(qa, eval_set, args.limit, unanswerable, ooc_qa, report.seconds, reused, progress)
+    if args.report:
+        plot = write_report(result, args.report)
+        log(f"report: {args.report} (plot {plot})")
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        for key, value in result.to_dict().items():
+            print(f"{key:>28}  {value}")
     return 0
 
 

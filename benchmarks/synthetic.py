@@ -45,6 +45,12 @@ def build_store(folder: Path, chunks: int, pool: Pool, signature: dict[str, str]
     if done.exists():
         facts = json.loads(done.read_text())
         if facts.get("chunks") == chunks and facts.get("signature") == signature:
+            wanted = vector_index.FLAT if facts["stored_chunks"] < vector_index.VectorSettings().ivf_threshold else vector_index.IVF_FP16
+            if facts["vector_index"]["kind"] != wanted:
+                # Same rows, different index choice (qa.vectors changed): rebuild the FAISS file only.
+                index = write_vectors(folder, np.load(folder / "chunk_vectors.npy"))
+                facts["vector_index"] = vector_index.describe(index).to_dict()
+                done.write_text(json.dumps(facts))
             return facts
     folder.mkdir(parents=True, exist_ok=True)
     for path in folder.iterdir():
@@ -97,17 +103,10 @@ def build_store(folder: Path, chunks: int, pool: Pool, signature: dict[str, str]
             )
         db.execute("COMMIT")
         chunk_vectors[first * CHUNKS_PER_DOCUMENT : (first + count) * CHUNKS_PER_DOCUMENT] = batch_chunk_vectors
-    ids = np.arange(1, chunk_id + 1, dtype=np.int64)
-    index = vector_index.build(chunk_vectors, ids, dimension)
-    name = "vectors-1.faiss"
-    faiss.write_index(index, str(folder / name))
-    db.executemany(
-        "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-        [("generation", "1"), ("faiss_file", name), ("vector_index", json.dumps(vector_index.describe(index).to_dict()))],
-    )
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
     np.save(folder / "chunk_vectors.npy", chunk_vectors)
+    index = write_vectors(folder, chunk_vectors)
     facts = {
         "chunks": chunks,
         "stored_chunks": chunk_id,
@@ -118,3 +117,22 @@ def build_store(folder: Path, chunks: int, pool: Pool, signature: dict[str, str]
     }
     done.write_text(json.dumps(facts))
     return facts
+
+
+def write_vectors(folder: Path, chunk_vectors: np.ndarray) -> faiss.Index:
+    """(Re)build the store's FAISS file from its chunk vectors with the current qa.vectors choice."""
+    index = vector_index.build(chunk_vectors, np.arange(1, len(chunk_vectors) + 1, dtype=np.int64), chunk_vectors.shape[1])
+    generation = int(time.time())
+    name = f"vectors-{generation}.faiss"
+    faiss.write_index(index, str(folder / name))
+    db = sqlite3.connect(folder / DB_NAME, isolation_level=None)
+    old = db.execute("SELECT value FROM meta WHERE key = 'faiss_file'").fetchone()
+    db.execute("DELETE FROM meta WHERE key = 'faiss_sha256'")
+    db.executemany(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+        [("generation", str(generation)), ("faiss_file", name), ("vector_index", json.dumps(vector_index.describe(index).to_dict()))],
+    )
+    db.close()
+    if old and old[0] and old[0] != name:
+        (folder / old[0]).unlink(missing_ok=True)
+    return index

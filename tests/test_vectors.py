@@ -1,4 +1,4 @@
-"""The FAISS index chosen by corpus size: exact while small, IVF-SQ8 past a threshold, deletes and updates on both."""
+"""The FAISS index chosen by corpus size: exact while small, IVF (float16) past a threshold, deletes and updates on both."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_large_corpus_gets_ivf_with_recall_of_exact(real_vectors):
     ids = np.arange(1, len(corpus) + 1) * 3
     index = vectors.build(corpus, ids, corpus.shape[1], SMALL_IVF)
     info = vectors.describe(index)
-    assert info.kind == vectors.IVF_SQ8 and info.vectors == len(corpus)
+    assert info.kind == vectors.IVF_FP16 and info.vectors == len(corpus)
     assert info.nlist == vectors.ivf_lists(len(corpus)) and 0 < info.nprobe <= info.nlist
     assert recall_at_10(index, corpus, ids, queries) >= 0.98
 
@@ -75,7 +75,7 @@ def test_ivf_deletes_and_updates_in_place(real_vectors):
     vectors.add(index, corpus[:10], np.arange(90_001, 90_011))
     assert vectors.search(index, corpus[3], 1)[0][0] == 90_004
     index = vectors.fit(index, SMALL_IVF)
-    assert vectors.describe(index).kind == vectors.IVF_SQ8
+    assert vectors.describe(index).kind == vectors.IVF_FP16
     # Shrinking below the flat threshold returns to exact search with the same contents.
     vectors.remove(index, ids[1_000:3_700])
     index = vectors.fit(index, SMALL_IVF)
@@ -90,7 +90,7 @@ def test_store_switches_index_kind_and_keeps_deletes_and_stats(make_qa, seeds_co
     qa.store.vector_settings = VectorSettings(ivf_threshold=8, flat_threshold=4, min_nprobe=64)
     qa.index([seeds_copy])
     stats = qa.stats()
-    assert stats["vector_index"]["kind"] == vectors.IVF_SQ8
+    assert stats["vector_index"]["kind"] == vectors.IVF_FP16
     assert stats["vector_index"]["vectors"] == stats["chunks"]
     answer = qa.ask("How many people were arrested on Nov. 15?")
     assert "12,000" in answer.answer and answer.citations[0].doc_id == "000_5b672d860f205277.txt"
@@ -105,7 +105,7 @@ def test_store_switches_index_kind_and_keeps_deletes_and_stats(make_qa, seeds_co
 
     # The kind and parameters are recorded with the index and shown by the CLI.
     recorded = json.loads(qa.store._meta()["vector_index"])
-    assert recorded["kind"] == vectors.IVF_SQ8
+    assert recorded["kind"] == vectors.IVF_FP16
     result = subprocess.run(
         [sys.executable, "-m", "qa", "index", "--stats", "--index-dir", str(index_dir)],
         cwd=ROOT,

@@ -126,6 +126,12 @@ def serve(settings: Settings) -> None:
     """Serve the app on settings.host:settings.port until interrupted."""
     import uvicorn
 
+    from .cli import UsageError
+
+    try:
+        OriginPolicy.from_settings(settings.allowed_origins)  # fail before the slow indexing
+    except ValueError as error:
+        raise UsageError(f"QA_ALLOWED_ORIGINS: {error}") from error
     qa = prepare(settings)
     app = create_app(qa)
     print(f"Serving on http://{settings.host}:{settings.port} (chat /, widget /widget.js, API /docs)", flush=True)

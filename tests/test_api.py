@@ -239,3 +239,28 @@ def test_rate_limit_is_per_client_with_retry_after(admin_app):
         assert 1 <= int(limited.headers["retry-after"]) <= 60
         assert f"{RATE_LIMIT} per minute" in limited.json()["detail"]
         assert other.post(url, json={"question": ARRESTS}).status_code == 200
+
+
+def test_origin_matching_follows_browser_origins():
+    from qa.origins import OriginPolicy
+
+    policy = OriginPolicy.from_settings(("https://Docs.Example.com:443", "http://127.0.0.1:8080"))
+    assert policy.allows("https://docs.example.com", None)
+    assert policy.allows("http://127.0.0.1:8080", None)
+    assert not policy.allows("http://docs.example.com", None)  # another scheme is another origin
+    assert not policy.allows("https://evil.docs.example.com", None)
+    assert not policy.allows("null", None)
+    assert policy.allows("http://app.example:7860", "app.example:7860")  # the app's own origin
+    assert not OriginPolicy.from_settings(()).allows("http://app.example:7861", "app.example:7860")
+    assert OriginPolicy.from_settings(("*",)).allows("http://anywhere.example", None)
+    assert policy.frame_ancestors() == "frame-ancestors 'self' http://127.0.0.1:8080 https://docs.example.com"
+
+
+def test_a_malformed_allowed_origin_stops_the_server_with_a_reason(monkeypatch, tmp_path, capsys):
+    from qa.cli import main
+
+    monkeypatch.setenv("QA_ALLOWED_ORIGINS", "docs.example.com")
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path))
+    assert main(["serve", "--port", "1"]) == 2
+    assert "QA_ALLOWED_ORIGINS" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -12,7 +12,8 @@
   if (!script || !script.src || window.__documentQaWidget) return; // pasted twice: keep the first
   window.__documentQaWidget = true;
 
-  var appOrigin = new URL(script.src, location.href).origin;
+  // The chat lives next to this script, so an app served under a path prefix works too.
+  var embedUrl = new URL("embed/", new URL(script.src, location.href)).href;
   var data = script.dataset;
   var title = (data.title || "Ask our documents").slice(0, 80);
   var side = /left/i.test(data.position || "") ? "left" : "right";
@@ -89,7 +90,7 @@
         // Created on first open, so pages where nobody opens the chat never load it.
         var frame = document.createElement("iframe");
         frame.title = "Document Q&A chat";
-        frame.src = appOrigin + "/embed/";
+        frame.src = embedUrl;
         panel.appendChild(frame);
       }
       panel.hidden = false;

@@ -60,8 +60,12 @@ class AnswerSettings:
     max_sentences: int = 3
     passages_considered: int = 3
     # An extra sentence joins the answer only if it scores this close to the best one.
-    extra_sentence_ratio: float = 0.85
+    extra_sentence_ratio: float = 0.7
     dense_weight: float = 0.5
+    # Subtracted per place a passage stands below the first: retrieval already weighed the passages.
+    passage_rank_penalty: float = 0.0
+    # Added when a sentence holds the kind of thing the question asks for (a date for "when"...).
+    answer_type_bonus: float = 0.05
 
 
 @dataclass
@@ -114,6 +118,9 @@ class Answerer:
         idf = {t: math.log(1 + (total - frequencies.get(t, 0) + 0.5) / (frequencies.get(t, 0) + 0.5)) for t in query_terms}
         idf_total = sum(idf.values()) or 1.0
         weight = self.settings.dense_weight
+        # Only dates and numbers: nearly every sentence holds a capitalised name, so names say little.
+        kind = question_type(words_from)
+        wanted = _PATTERNS[kind] if kind in ("date", "number") else None
         scored: list[ScoredSentence] = []
         seen: set[tuple[str, int]] = set()
         for index, passage in enumerate(passages[: self.settings.passages_considered]):
@@ -125,7 +132,9 @@ class Answerer:
                 present = set(terms(text))
                 overlap = sum(v for t, v in idf.items() if t in present) / idf_total
                 cosine = float(np.dot(vector, query_vector))
-                score = weight * cosine + (1 - weight) * overlap
+                score = weight * cosine + (1 - weight) * overlap - self.settings.passage_rank_penalty * index
+                if wanted is not None and wanted.search(text):
+                    score += self.settings.answer_type_bonus
                 scored.append(ScoredSentence(index, start, end, text, score, cosine, overlap))
         scored.sort(key=lambda s: -s.score)
         return scored

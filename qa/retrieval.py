@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 
@@ -51,6 +52,10 @@ class FusionSettings:
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     candidates: int = 50
+    # Third ranking: the fused head re-ranked by its best-matching sentence (0 turns it off).
+    sentence_weight: float = 3.0
+    sentence_depth: int = 30
+    sentence_dense_share: float = 0.5
 
 
 class Retriever:
@@ -68,7 +73,10 @@ class Retriever:
         k = max(self.fusion.candidates, top_k)
         dense = self.store.search_dense(query_vector, k)
         lexical = self.store.search_lexical(fts_query(query), k)
-        fused = fuse(dense, lexical, self.fusion)[:top_k]
+        fused = fuse(dense, lexical, self.fusion)
+        if self.fusion.sentence_weight > 0:
+            fused = self._rerank_by_sentence(query, query_vector, fused)
+        fused = fused[:top_k]
         rows = self.store.chunk_rows([chunk_id for chunk_id, _ in fused])
         dense_rank = {cid: rank for rank, (cid, _) in enumerate(dense, 1)}
         dense_score = dict(dense)
@@ -95,6 +103,32 @@ class Retriever:
                 )
             )
         return passages
+
+
+    def _rerank_by_sentence(self, query: str, query_vector: np.ndarray, fused: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """Add a reciprocal-rank vote from each head chunk's best sentence (meaning + IDF word overlap)."""
+        head = fused[: self.fusion.sentence_depth]
+        rows = self.store.chunk_rows([chunk_id for chunk_id, _ in head])
+        query_terms = content_terms(query)
+        frequencies, total = self.store.document_frequencies(query_terms)
+        idf = {t: math.log(1 + (total - frequencies.get(t, 0) + 0.5) / (frequencies.get(t, 0) + 0.5)) for t in query_terms}
+        idf_total = sum(idf.values()) or 1.0
+        share = self.fusion.sentence_dense_share
+        best: dict[int, float] = {}
+        for chunk_id, _ in head:
+            row = rows.get(chunk_id)
+            if row is None:
+                continue
+            top = 0.0
+            for start, end, vector in self.store.sentences_in(row.doc_id, row.start, row.end):
+                present = set(terms(row.text[start - row.start : end - row.start]))
+                overlap = sum(v for t, v in idf.items() if t in present) / idf_total
+                top = max(top, share * float(np.dot(vector, query_vector)) + (1 - share) * overlap)
+            best[chunk_id] = top
+        order = sorted(best, key=lambda cid: -best[cid])
+        vote = {cid: self.fusion.sentence_weight / (self.fusion.rrf_k + rank) for rank, cid in enumerate(order, 1)}
+        rescored = [(cid, score + vote.get(cid, 0.0)) for cid, score in fused]
+        return sorted(rescored, key=lambda item: (-item[1], item[0]))
 
 
 def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]], settings: FusionSettings) -> list[tuple[int, float]]:

@@ -9,13 +9,14 @@ import shutil
 import tempfile
 import unicodedata
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from starlette.datastructures import UploadFile
 
 from .engine import QA
 from .loading import SUPPORTED_SUFFIXES, load_paths
@@ -120,12 +121,35 @@ class DeleteReport(BaseModel):
     removed: list[str]
 
 
+class ErrorOut(BaseModel):
+    """Why a request was refused."""
+
+    detail: str
+
+
 class Health(BaseModel):
     """Whether the app can answer, with index counts."""
 
     status: Literal["ready", "not ready"]
     documents: int
     chunks: int
+
+
+# Field errors (422) share FastAPI's own validation-error shape.
+VALIDATION_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}
+ORIGIN_REFUSED = {"model": ErrorOut, "description": "the request's Origin is not in QA_ALLOWED_ORIGINS"}
+TOO_LARGE = {"model": ErrorOut, "description": "body over QA_MAX_REQUEST_BYTES"}
+UNPARSABLE = {"model": ErrorOut, "description": "the body cannot be decoded (not UTF-8 JSON, or a broken multipart form)"}
+RATE_LIMITED = {"model": ErrorOut, "description": "rate limit; see Retry-After",
+                "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}}
+UNAUTHORIZED = {"model": ErrorOut, "description": "missing or wrong admin token",
+                "headers": {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}}}
+ADMIN_FORBIDDEN = {"model": ErrorOut, "description": "QA_ADMIN_TOKEN unset, or the Origin is not in QA_ALLOWED_ORIGINS"}
+NOT_FOUND = {"model": ErrorOut, "description": "no such document"}
+UPLOAD_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["files"],
+    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                             "description": "one or more documents"}}}}}}
 
 
 def field_error(field: str, message: str, kind: str = "value_error") -> RequestValidationError:
@@ -153,7 +177,8 @@ def build_router(qa: QA, max_body_bytes: int) -> APIRouter:
     # Answering is CPU-bound: a few threads at once; index writes one at a time.
     answer_slots = anyio.CapacityLimiter(max(1, settings.concurrency))
     write_slot = anyio.CapacityLimiter(1)
-    router = APIRouter(max_body_size=max_body_bytes)
+    # Every API path answers 403 to a browser Origin that is not allowed (origins.OriginGuard).
+    router = APIRouter(max_body_size=max_body_bytes, responses={403: ORIGIN_REFUSED})
 
     async def rate_limited(request: Request) -> None:
         wait = limiter.acquire(request.client.host if request.client else "unknown")
@@ -175,7 +200,7 @@ def build_router(qa: QA, max_body_bytes: int) -> APIRouter:
                                 headers={"WWW-Authenticate": "Bearer"})
 
     @router.post("/api/ask", response_model=AnswerOut, dependencies=[Depends(rate_limited)],
-                 responses={413: {"description": "body over QA_MAX_REQUEST_BYTES"}, 429: {"description": "rate limit; see Retry-After"}})
+                 responses={400: UNPARSABLE, 413: TOO_LARGE, 429: RATE_LIMITED})
     async def ask(body: AskRequest) -> JSONResponse:
         """Answer a question with cited sentences: the same JSON as `python -m qa ask --json`."""
         if not body.question.strip():
@@ -192,7 +217,7 @@ def build_router(qa: QA, max_body_bytes: int) -> APIRouter:
         """Every indexed document: id, title, source, chunk count and index time."""
         return {"documents": await anyio.to_thread.run_sync(qa.store.documents)}
 
-    @router.get("/api/documents/{doc_id:path}", response_model=DocumentOut, responses={404: {"description": "no such document"}})
+    @router.get("/api/documents/{doc_id:path}", response_model=DocumentOut, responses={404: NOT_FOUND})
     async def document(doc_id: str) -> dict[str, Any]:
         """One document's text and metadata (citation offsets point into `text`)."""
         record = await anyio.to_thread.run_sync(qa.store.document, doc_id)
@@ -201,10 +226,21 @@ def build_router(qa: QA, max_body_bytes: int) -> APIRouter:
         return record
 
     @router.post("/api/documents", response_model=UploadReport, status_code=201, dependencies=[Depends(admin)],
-                 responses={401: {"description": "missing or wrong token"}, 403: {"description": "QA_ADMIN_TOKEN unset"},
-                            422: {"description": "no usable file"}})
-    async def upload(files: Annotated[list[UploadFile], File(description="one or more documents")]) -> dict[str, Any]:
+                 responses={400: UNPARSABLE, 401: UNAUTHORIZED, 403: ADMIN_FORBIDDEN, 413: TOO_LARGE,
+                            422: {"description": "no usable file, or a malformed form", "content": VALIDATION_ERROR}},
+                 openapi_extra={"requestBody": UPLOAD_BODY})
+    async def upload(request: Request) -> dict[str, Any]:
         """Add or replace documents (admin): they are indexed at once under ids `uploads/<name>`."""
+        # Read here, not as a `File` parameter: FastAPI parses those before dependencies run, which
+        # let anyone without the token make the server parse (and spool) a whole multipart body.
+        async with request.form() as form:
+            files = form.getlist("files")
+            if not files or not all(isinstance(item, UploadFile) for item in files):
+                raise field_error("files", "send one or more files as multipart/form-data parts named 'files'", "missing")
+            return await store_uploads(files)
+
+    async def store_uploads(files: list[UploadFile]) -> dict[str, Any]:
+        """Index the usable files; the whole upload is a 422 when none could be indexed."""
         named: list[tuple[str, bytes]] = []
         skipped: list[Skipped] = []
         for upload_file in files:
@@ -226,8 +262,7 @@ def build_router(qa: QA, max_body_bytes: int) -> APIRouter:
         return report
 
     @router.delete("/api/documents/{doc_id:path}", response_model=DeleteReport, dependencies=[Depends(admin)],
-                   responses={401: {"description": "missing or wrong token"}, 403: {"description": "QA_ADMIN_TOKEN unset"},
-                              404: {"description": "no such document"}})
+                   responses={401: UNAUTHORIZED, 403: ADMIN_FORBIDDEN, 404: NOT_FOUND})
     async def delete(doc_id: str) -> dict[str, Any]:
         """Remove a document from the index (admin); an uploaded file is deleted too."""
         if await anyio.to_thread.run_sync(qa.store.document, doc_id) is None:
@@ -235,7 +270,7 @@ def build_router(qa: QA, max_body_bytes: int) -> APIRouter:
         await anyio.to_thread.run_sync(remove, qa, uploads_dir, doc_id, limiter=write_slot)
         return {"removed": [doc_id]}
 
-    @router.get("/healthz", response_model=Health)
+    @router.get("/healthz", response_model=Health, responses={503: {"model": Health, "description": "the index cannot be read"}})
     async def healthz() -> JSONResponse:
         """Ready or not, with document and chunk counts."""
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,6 @@ class Settings:
     # Fault injection for the crash-safety tests: SIGKILL at this named point of an index write
     # (one of store.CRASH_POINTS); empty in normal use.
     crash_at: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -49,8 +48,6 @@ class Settings:
         environ = dict(os.environ if environ is None else environ)
         values: dict[str, Any] = {}
         for f in fields(cls):
-            if f.name == "extra":
-                continue
             raw = environ.get(f"QA_{f.name.upper()}")
             if raw is not None and raw != "":
                 values[f.name] = _coerce(f.name, raw)

@@ -26,6 +26,8 @@ from .ratelimit import RateLimiter
 UPLOADS_FOLDER = "uploads"
 # Uploaded documents get ids under this prefix, so they never replace a document of the docs folder.
 UPLOAD_ID_PREFIX = "uploads/"
+# Files of an upload wait in a hidden folder of this prefix until the index has them.
+STAGING_PREFIX = ".incoming-"
 MAX_HISTORY_TURNS = 50
 MAX_FILE_NAME_CHARS = 120
 
@@ -173,6 +175,9 @@ def build_router(qa: QA, max_body_bytes: int) -> APIRouter:
     """All /api routes and /healthz, bound to one engine."""
     settings = qa.settings
     uploads_dir = Path(settings.index_dir) / UPLOADS_FOLDER
+    # An upload killed mid-way leaves its staging folder behind; nothing in it was committed.
+    for leftover in uploads_dir.glob(STAGING_PREFIX + "*"):
+        shutil.rmtree(leftover, ignore_errors=True)
     limiter = RateLimiter(settings.rate_limit_per_minute)
     # Answering is CPU-bound: a few threads at once; index writes one at a time.
     answer_slots = anyio.CapacityLimiter(max(1, settings.concurrency))
@@ -285,7 +290,7 @@ def build_router(qa: QA, max_body_bytes: int) -> APIRouter:
 def ingest(qa: QA, uploads_dir: Path, files: list[tuple[str, bytes]]) -> dict[str, Any]:
     """Index uploaded files and keep the usable ones in `uploads_dir`; a bad file replaces nothing."""
     uploads_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=uploads_dir))
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=uploads_dir))
     try:
         for name, data in files:
             (staging / name).write_bytes(data)

@@ -59,7 +59,8 @@ class QA:
         """Answer `question` with cited sentences; `history` holds earlier turns for follow-ups."""
         timings: dict[str, float] = {}
         began = time.perf_counter()
-        query = resolve_follow_up(question, history or [])
+        question = well_formed(question)
+        query = well_formed(resolve_follow_up(question, history or []))
         query_vector = self.embedder.encode([query])[0]
         timings["embed"] = _ms(began)
         mark = time.perf_counter()
@@ -98,6 +99,13 @@ def resolve_follow_up(question: str, history: Sequence[Any]) -> str:
     if len(content_terms(question)) <= 1 or words & _REFERRING:
         return f"{previous[-1]} {question}"
     return question
+
+
+def well_formed(text: str) -> str:
+    """`text` with lone surrogates replaced by "?"."""
+    # They arrive from JSON escapes ("\\ud800") and from command-line bytes that are not UTF-8,
+    # and the tokenizer and any UTF-8 output refuse them.
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _ms(since: float) -> float:

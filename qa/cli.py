@@ -204,4 +204,9 @@ def format_answer(answer: Answer) -> str:
         page = f", page {citation.page}" if citation.page else ""
         cited = " (cited)" if citation.highlights else ""
         lines.append(f"  [{citation.n}] {citation.title} ({citation.source}{page}){cited}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(_printable(line) for line in lines) + "\n"
+
+
+def _printable(text: str) -> str:
+    """Control characters from documents shown as escapes, so they can't drive the terminal."""
+    return "".join(c if c.isprintable() or c == "\n" else c.encode("unicode_escape").decode() for c in text)

@@ -50,3 +50,13 @@ def test_errors_are_one_clear_line_and_a_non_zero_exit(tmp_path) -> None:
     assert missing_path.returncode == 2
     assert "no such file or folder" in missing_path.stderr
     assert "Traceback" not in missing_path.stderr
+
+
+def test_plain_output_shows_control_characters_from_documents_as_escapes() -> None:
+    from qa.cli import format_answer
+    from qa.models import Answer, Citation
+
+    citation = Citation(1, "evil.txt", "docs/evil.txt", "Title\x1b[2J", "p", 0, 1, [[0, 1]], None, 0.5)
+    text = format_answer(Answer("Q?", "Red \x1b[31malert\x07 [1]", None, False, 0.9, [citation]))
+    assert "\x1b" not in text and "\x07" not in text
+    assert "\\x1b[31malert\\x07 [1]" in text and "Title\\x1b[2J" in text

@@ -49,33 +49,6 @@ class AskRequest(BaseModel):
     top_k: StrictInt | None = Field(default=None, ge=1, le=50, description="Passages to retrieve (default QA_TOP_K).")
 
 
-class CitationOut(BaseModel):
-    """A cited passage; offsets point into the document text (GET /api/documents/{doc_id})."""
-
-    n: int
-    doc_id: str
-    source: str
-    title: str
-    passage: str
-    start: int
-    end: int
-    highlights: list[list[int]]
-    page: int | None
-    score: float
-
-
-class AnswerOut(BaseModel):
-    """Exactly the object `python -m qa ask --json` prints."""
-
-    question: str
-    answer: str
-    short_answer: str | None
-    abstained: bool
-    confidence: float
-    citations: list[CitationOut]
-    timings_ms: dict[str, float]
-
-
 class DocumentSummary(BaseModel):
     """One indexed document."""
 
@@ -204,7 +177,7 @@ def build_router(qa: QA, max_body_bytes: int) -> APIRouter:
             raise HTTPException(401, "missing or wrong admin token: send 'Authorization: Bearer <QA_ADMIN_TOKEN>'",
                                 headers={"WWW-Authenticate": "Bearer"})
 
-    @router.post("/api/ask", response_model=AnswerOut, dependencies=[Depends(rate_limited)],
+    @router.post("/api/ask", response_model=Answer, dependencies=[Depends(rate_limited)],
                  responses={400: UNPARSABLE, 413: TOO_LARGE, 429: RATE_LIMITED})
     async def ask(body: AskRequest) -> JSONResponse:
         """Answer a question with cited sentences: the same JSON as `python -m qa ask --json`."""

@@ -50,6 +50,10 @@ class Embedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        # A weight-loading progress bar on every start is noise in a server's log.
+        transformers_logging.disable_progress_bar()
 
         if encoder not in ENCODERS:
             raise ModelNotFoundError(f"unknown encoder {encoder!r} (QA_ENCODER): choose one of {', '.join(ENCODERS)}")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from .models import Answer, Citation, Passage
-from .retrieval import content_terms, terms
+from .retrieval import TermWeights, content_terms, term_weights, terms
 from .store import Store
 
 NOT_FOUND = "I couldn't find this in the documents."
@@ -56,16 +55,22 @@ def question_type(question: str) -> str | None:
 class AnswerSettings:
     """Knobs of sentence selection and abstention."""
 
-    abstain_threshold: float = 0.3
+    abstain_threshold: float = 0.2
     max_sentences: int = 3
     passages_considered: int = 3
     # An extra sentence joins the answer only if it scores this close to the best one.
-    extra_sentence_ratio: float = 0.7
+    extra_sentence_ratio: float = 0.5
     dense_weight: float = 0.5
     # Subtracted per place a passage stands below the first: retrieval already weighed the passages.
     passage_rank_penalty: float = 0.0
     # Added when a sentence holds the kind of thing the question asks for (a date for "when"...).
     answer_type_bonus: float = 0.05
+    # Added to an extra sentence from a passage the answer already cites: the gold passage is
+    # usually the first one, so its other sentences beat similar-scoring ones from elsewhere.
+    same_passage_bonus: float = 0.1
+    # Confidence is the best sentence's score times the share of the question's IDF weight the
+    # corpus knows: a question about a word the documents never use ("Australia") is not theirs.
+    confidence_uses_coverage: bool = True
 
 
 @dataclass
@@ -90,33 +95,42 @@ class Answerer:
         """Pick answer sentences from `passages` for `question` (`query` is the follow-up-resolved text)."""
         # Word overlap follows the question itself (a follow-up's own words say what it wants);
         # meaning follows the resolved query vector.
-        scored = self.score_sentences(question if content_terms(question) else query, query_vector, passages)
+        words_from = question if content_terms(question) else query
+        weights = term_weights(self.store, words_from)
+        scored = self.score_sentences(words_from, query_vector, passages, weights)
         if not scored:
             return self._abstain(question, passages, 0.0)
         best = scored[0]
-        confidence = round(float(best.score), 4)
+        coverage = weights.coverage if self.settings.confidence_uses_coverage else 1.0
+        confidence = round(min(1.0, max(0.0, best.score * coverage)), 4)
         if confidence < self.settings.abstain_threshold:
             return self._abstain(question, passages, confidence)
-        chosen = [best]
-        for candidate in scored[1:]:
-            if len(chosen) >= self.settings.max_sentences:
-                break
-            if candidate.score < best.score * self.settings.extra_sentence_ratio:
-                break
-            if any(_same_text(candidate.text, c.text) for c in chosen):
-                continue
-            chosen.append(candidate)
+        chosen = self._extra_sentences(best, scored[1:])
         citations, numbers = self._citations(passages, chosen)
         text = " ".join(f"{s.text} [{numbers[s.passage_index]}]" for s in chosen)
         short = short_answer(question, best.text, query)
         return Answer(question, text, short, False, confidence, citations)
 
-    def score_sentences(self, words_from: str, query_vector: np.ndarray, passages: list[Passage]) -> list[ScoredSentence]:
-        """Every sentence of the top passages scored by meaning and IDF-weighted word overlap, best first."""
-        query_terms = content_terms(words_from)
-        frequencies, total = self.store.document_frequencies(query_terms)
-        idf = {t: math.log(1 + (total - frequencies.get(t, 0) + 0.5) / (frequencies.get(t, 0) + 0.5)) for t in query_terms}
-        idf_total = sum(idf.values()) or 1.0
+    def _extra_sentences(self, best: ScoredSentence, others: list[ScoredSentence]) -> list[ScoredSentence]:
+        """The best sentence, then up to max_sentences - 1 others scoring close enough to it."""
+        chosen = [best]
+        remaining = list(others)
+        while remaining and len(chosen) < self.settings.max_sentences:
+            cited = {s.passage_index for s in chosen}
+            candidate = max(remaining, key=lambda s: s.score + self.settings.same_passage_bonus * (s.passage_index in cited))
+            remaining.remove(candidate)
+            lifted = candidate.score + self.settings.same_passage_bonus * (candidate.passage_index in cited)
+            if lifted < best.score * self.settings.extra_sentence_ratio:
+                break
+            if not any(_same_text(candidate.text, c.text) for c in chosen):
+                chosen.append(candidate)
+        return chosen
+
+    def score_sentences(
+        self, words_from: str, query_vector: np.ndarray, passages: list[Passage], weights: TermWeights | None = None
+    ) -> list[ScoredSentence]:
+        """Every sentence of the top passages scored by meaning and IDF-weighted (stemmed) word overlap, best first."""
+        weights = weights or term_weights(self.store, words_from)
         weight = self.settings.dense_weight
         # Only dates and numbers: nearly every sentence holds a capitalised name, so names say little.
         kind = question_type(words_from)
@@ -129,8 +143,7 @@ class Answerer:
                     continue
                 seen.add((passage.doc_id, start))
                 text = passage.text[start - passage.start : end - passage.start]
-                present = set(terms(text))
-                overlap = sum(v for t, v in idf.items() if t in present) / idf_total
+                overlap = weights.overlap(text)
                 cosine = float(np.dot(vector, query_vector))
                 score = weight * cosine + (1 - weight) * overlap - self.settings.passage_rank_penalty * index
                 if wanted is not None and wanted.search(text):

@@ -29,7 +29,7 @@ class Settings:
     chunk_tokens: int = 200
     chunk_overlap_sentences: int = 1
     # Below this confidence the bot declines instead of answering.
-    abstain_threshold: float = 0.3
+    abstain_threshold: float = 0.2
     host: str = "127.0.0.1"
     port: int = 7860
     admin_token: str = ""

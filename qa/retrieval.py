@@ -38,6 +38,53 @@ def content_terms(text: str) -> list[str]:
     return list(dict.fromkeys(t for t in terms(text) if t not in STOPWORDS))
 
 
+# Endings stripped by `stem`, first match wins; a stem keeps at least four letters ("closed",
+# "closes" and "close" all become "clos").
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ied", "es", "ed", "ly", "s", "e")
+
+
+def stem(term: str) -> str:
+    """`term` without one common English ending ("protesting", "protests" -> "protest")."""
+    for suffix in _SUFFIXES:
+        if len(term) > len(suffix) + 3 and term.endswith(suffix):
+            return term[: -len(suffix)]
+    return term
+
+
+def stem_variants(root: str) -> list[str]:
+    """Every word `stem` maps to `root` that differs from it by one listed ending, and `root` itself."""
+    return [root] + [root + suffix for suffix in _SUFFIXES if stem(root + suffix) == root]
+
+
+@dataclass(frozen=True)
+class TermWeights:
+    """IDF weights of a question's content-word stems, and which of them the indexed corpus uses."""
+
+    idf: dict[str, float]
+    known: frozenset[str]
+
+    def overlap(self, text: str) -> float:
+        """Share of the question's IDF weight whose stems occur in `text`."""
+        present = {stem(t) for t in terms(text)}
+        return sum(v for t, v in self.idf.items() if t in present) / (sum(self.idf.values()) or 1.0)
+
+    @property
+    def coverage(self) -> float:
+        """Share of the question's IDF weight that the corpus holds at all (1.0 for no content words)."""
+        total = sum(self.idf.values())
+        return sum(v for t, v in self.idf.items() if t in self.known) / total if total else 1.0
+
+
+def term_weights(store: Store, text: str) -> TermWeights:
+    """IDF of each content-word stem of `text`, a stem's document frequency being its most frequent variant's."""
+    roots = list(dict.fromkeys(stem(t) for t in content_terms(text)))
+    variants = {root: stem_variants(root) for root in roots}
+    frequencies, total = store.document_frequencies(sorted({v for group in variants.values() for v in group}))
+    counts = {root: max(frequencies.get(v, 0) for v in group) for root, group in variants.items()}
+    idf = {root: math.log(1 + (total - n + 0.5) / (n + 0.5)) for root, n in counts.items()}
+    return TermWeights(idf, frozenset(root for root, n in counts.items() if n > 0))
+
+
 def fts_query(text: str) -> str:
     """An FTS5 MATCH expression OR-ing the quoted content terms (quoting defuses FTS syntax)."""
     return " OR ".join(f'"{t}"' for t in content_terms(text))
@@ -109,10 +156,7 @@ class Retriever:
         """Add a reciprocal-rank vote from each head chunk's best sentence (meaning + IDF word overlap)."""
         head = fused[: self.fusion.sentence_depth]
         rows = self.store.chunk_rows([chunk_id for chunk_id, _ in head])
-        query_terms = content_terms(query)
-        frequencies, total = self.store.document_frequencies(query_terms)
-        idf = {t: math.log(1 + (total - frequencies.get(t, 0) + 0.5) / (frequencies.get(t, 0) + 0.5)) for t in query_terms}
-        idf_total = sum(idf.values()) or 1.0
+        weights = term_weights(self.store, query)
         share = self.fusion.sentence_dense_share
         best: dict[int, float] = {}
         for chunk_id, _ in head:
@@ -121,8 +165,7 @@ class Retriever:
                 continue
             top = 0.0
             for start, end, vector in self.store.sentences_in(row.doc_id, row.start, row.end):
-                present = set(terms(row.text[start - row.start : end - row.start]))
-                overlap = sum(v for t, v in idf.items() if t in present) / idf_total
+                overlap = weights.overlap(row.text[start - row.start : end - row.start])
                 top = max(top, share * float(np.dot(vector, query_vector)) + (1 - share) * overlap)
             best[chunk_id] = top
         order = sorted(best, key=lambda cid: -best[cid])

@@ -207,7 +207,10 @@ def short_answer(question: str, sentence: str, query: str = "") -> str | None:
             start = _skip_asked_words(sentence, start, end, asked)
             if match.start() == 0 and len(terms(sentence[start:end])) == 1:
                 continue  # a capitalised first word is usually just the start of the sentence
+            start = _skip_connectives(sentence, start, end)
         phrase = sentence[start:end].strip(" ,.")
+        if kind in ("person", "place") and _NOT_A_NAME.fullmatch(phrase):
+            continue
         phrase_terms = [t for t in terms(phrase) if t not in {"in", "the", "of", "and"}]
         if not phrase_terms or all(_is_asked(t, asked) for t in phrase_terms):
             continue
@@ -224,6 +227,23 @@ def short_answer(question: str, sentence: str, query: str = "") -> str | None:
         return nearest + vagueness
 
     return min(candidates, key=distance)[2]
+
+
+# Capitalised words that are no answer to "who" or "where": nationality adjectives, months, days.
+_NOT_A_NAME = re.compile(
+    rf"[A-Z][a-z]+(?:ian|ean|ese|ish|ic)|(?:French|Dutch|Greek|Swiss|Thai|German|American|Roman|Arab|Norman|Huguenot)s?"
+    rf"|{MONTH}|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day"
+)
+# Capitalised sentence openers a name match can start with ("Though the British" -> "British").
+_CONNECTIVES = frozenset("the a an though although however after before when while in on at by for from this these its".split())
+
+
+def _skip_connectives(sentence: str, start: int, end: int) -> int:
+    """Move a name's start past leading connective words."""
+    for word in re.finditer(r"\S+", sentence[start:end]):
+        if word.group(0).lower() not in _CONNECTIVES:
+            return start + word.start()
+    return end
 
 
 def _is_asked(term: str, asked: set[str]) -> bool:

@@ -61,14 +61,19 @@ def build_store(folder: Path, chunks: int, pool: Pool, signature: dict[str, str]
     titles = [p["title"].replace("_", " ") for p in squad_passages()]
     rng = np.random.default_rng(seed)
     db = sqlite3.connect(folder / DB_NAME, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
+    # A throw-away build: no journal, no syncs, one transaction, a big page cache. The store's own
+    # connections put the file back in WAL mode when they open it.
+    db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
+    db.execute("PRAGMA cache_size=-524288")
+    db.execute("BEGIN")
     documents = -(-chunks // CHUNKS_PER_DOCUMENT)
     chunk_vectors = np.zeros((documents * CHUNKS_PER_DOCUMENT, dimension), dtype=np.float32)
+    per_doc = CHUNKS_PER_DOCUMENT * SENTENCES_PER_CHUNK
+    lengths = np.array([len(s) for s in pool.sentences], dtype=np.int64)
     chunk_id = 0
     for first in range(0, documents, BATCH_DOCUMENTS):
         count = min(BATCH_DOCUMENTS, documents - first)
-        per_doc = CHUNKS_PER_DOCUMENT * SENTENCES_PER_CHUNK
         # Each chunk is a run of consecutive pool sentences (same article, like a real chunk).
         starts = rng.integers(0, len(pool.sentences) - SENTENCES_PER_CHUNK, size=(count * CHUNKS_PER_DOCUMENT, 1))
         picks = (starts + np.arange(SENTENCES_PER_CHUNK)).reshape(count, per_doc)
@@ -76,34 +81,32 @@ def build_store(folder: Path, chunks: int, pool: Pool, signature: dict[str, str]
         means = sentence_vectors.reshape(count * CHUNKS_PER_DOCUMENT, SENTENCES_PER_CHUNK, dimension).mean(axis=1)
         batch_chunk_vectors = _normalize(means + _noise(rng, len(means), dimension, CHUNK_NOISE))
         sentence16 = sentence_vectors.astype(np.float16)
-        db.execute("BEGIN")
+        # Sentence spans within each document body (sentences joined by one space).
+        ends = np.cumsum(lengths[picks] + 1, axis=1) - 1
+        begins = ends - lengths[picks]
+        title_picks = rng.integers(len(titles), size=count)
+        now = time.time()
+        document_rows, chunk_rows, fts_rows, sentence_rows = [], [], [], []
         for d in range(count):
             doc_id = f"synthetic/{first + d:07d}.txt"
-            title = f"{titles[int(rng.integers(len(titles)))]} {first + d}"
-            texts = [pool.sentences[i] for i in picks[d]]
-            spans, offset = [], 0
-            for text in texts:
-                spans.append((offset, offset + len(text)))
-                offset += len(text) + 1
-            body = " ".join(texts)
-            db.execute(
-                "INSERT INTO documents(doc_id, source, title, text, content_hash, pages, root, indexed_at) VALUES (?, ?, ?, ?, ?, '[]', 'synthetic', ?)",
-                (doc_id, doc_id, title, body, hashlib.sha1(body.encode()).hexdigest(), time.time()),
-            )
+            title = f"{titles[int(title_picks[d])]} {first + d}"
+            body = " ".join(pool.sentences[i] for i in picks[d])
+            document_rows.append((doc_id, doc_id, title, body, hashlib.sha1(body.encode()).hexdigest(), "[]", "synthetic", now))
+            doc_begins, doc_ends = begins[d].tolist(), ends[d].tolist()
             for ordinal in range(CHUNKS_PER_DOCUMENT):
                 chunk_id += 1
-                first_sentence = ordinal * SENTENCES_PER_CHUNK
-                start, end = spans[first_sentence][0], spans[first_sentence + SENTENCES_PER_CHUNK - 1][1]
-                db.execute("INSERT INTO chunks(id, doc_id, ordinal, start, end) VALUES (?, ?, ?, ?, ?)", (chunk_id, doc_id, ordinal, start, end))
-                db.execute("INSERT INTO chunks_fts(rowid, title, body) VALUES (?, ?, ?)", (chunk_id, title, body[start:end]))
+                start = doc_begins[ordinal * SENTENCES_PER_CHUNK]
+                end = doc_ends[ordinal * SENTENCES_PER_CHUNK + SENTENCES_PER_CHUNK - 1]
+                chunk_rows.append((chunk_id, doc_id, ordinal, start, end))
+                fts_rows.append((chunk_id, title, body[start:end]))
             row = d * per_doc
-            db.executemany(
-                "INSERT INTO sentences(doc_id, start, end, vector) VALUES (?, ?, ?, ?)",
-                [(doc_id, s, e, sentence16[row + i].tobytes()) for i, (s, e) in enumerate(spans)],
-            )
-        db.execute("COMMIT")
+            sentence_rows.extend((doc_id, s, e, sentence16[row + i].tobytes()) for i, (s, e) in enumerate(zip(doc_begins, doc_ends)))
+        db.executemany("INSERT INTO documents(doc_id, source, title, text, content_hash, pages, root, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", document_rows)
+        db.executemany("INSERT INTO chunks(id, doc_id, ordinal, start, end) VALUES (?, ?, ?, ?, ?)", chunk_rows)
+        db.executemany("INSERT INTO chunks_fts(rowid, title, body) VALUES (?, ?, ?)", fts_rows)
+        db.executemany("INSERT INTO sentences(doc_id, start, end, vector) VALUES (?, ?, ?, ?)", sentence_rows)
         chunk_vectors[first * CHUNKS_PER_DOCUMENT : (first + count) * CHUNKS_PER_DOCUMENT] = batch_chunk_vectors
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.execute("COMMIT")
     db.close()
     np.save(folder / "chunk_vectors.npy", chunk_vectors)
     index = write_vectors(folder, chunk_vectors)

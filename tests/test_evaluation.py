@@ -27,13 +27,13 @@ DISTRACTORS = 60
 # little under them so noise passes and a real drop fails.
 FLOORS = {
     "hit@5": 0.98,  # reached 0.995
-    "mrr@10": 0.93,  # 0.957
-    "gold_in_first_sentence": 0.73,  # 0.755
-    "gold_in_answer": 0.85,  # 0.875
-    "first_citation_gold": 0.89,  # 0.915
-    "short_answer_f1": 0.13,  # 0.152
+    "mrr@10": 0.94,  # 0.960
+    "gold_in_first_sentence": 0.76,  # 0.78
+    "gold_in_answer": 0.87,  # 0.895
+    "first_citation_gold": 0.91,  # 0.93
+    "short_answer_f1": 0.14,  # 0.156
 }
-CEILINGS = {"answerable_declined": 0.04}  # 0.02
+CEILINGS = {"answerable_declined": 0.03}  # 0.015
 
 
 def test_squad_normalisation_and_scores():
@@ -124,3 +124,13 @@ def test_eval_cli_json_report_and_out_of_corpus(squad_sample, sample_index, tmp_
     assert report.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     outcomes = [json.loads(line) for line in report.with_suffix(".jsonl").read_text(encoding="utf-8").splitlines()]
     assert {o["kind"] for o in outcomes} == {"answerable", "out-of-corpus"}
+
+
+def test_abstention_has_margin_on_both_sides_of_the_threshold(seeds_qa):
+    # "Australia" never occurs in seeds/, so coverage scales the confidence well under the threshold;
+    # a covered question stays well over it.
+    threshold = seeds_qa.answerer.settings.abstain_threshold
+    outside = seeds_qa.ask("What is the capital of Australia?")
+    covered = seeds_qa.ask("Where did demonstrators close down a port?")
+    assert outside.abstained and outside.confidence < 0.7 * threshold, outside.confidence
+    assert not covered.abstained and covered.confidence > 1.5 * threshold, covered.confidence

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import threading
@@ -36,6 +37,12 @@ CRASH_POINTS = ("before-faiss-write", "after-faiss-rename", "after-commit")
 # name (a folder called "model"), but not the vector they give this text.
 MODEL_PROBE_TEXT = "The index remembers the model it was built with, so answers never mix two models."
 _PROBE_MIN_COSINE = 0.99
+
+# Lexical queries drop terms found in more than this share of chunks when rarer terms remain
+# (measured in docs/performance.md: BM25 cost at 100k chunks, MRR@10 unchanged on SQuAD2-dev).
+COMMON_TERM_SHARE = 0.1
+# The form retrieval.fts_query gives: quoted word tokens joined by OR.
+_QUOTED_OR = re.compile(r'"[^"]+"(?: OR "[^"]+")*')
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -382,13 +389,29 @@ class Store:
             return []
         rows = self.db.execute(
             "SELECT rowid, -bm25(chunks_fts, 0.5, 1.0) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
-            (match, k),
+            (self._without_common_terms(match), k),
         ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
+    def _without_common_terms(self, match: str) -> str:
+        """An OR of quoted terms without those in over COMMON_TERM_SHARE of chunks, while rarer ones remain."""
+        # FTS5 scores every row any term matches before it sorts, so a term in a third of the
+        # chunks costs a third of the corpus per query, while its BM25 weight (idf <= 3 past 5%)
+        # barely moves a ranking led by rarer terms. Other MATCH expressions pass through.
+        if not _QUOTED_OR.fullmatch(match):
+            return match
+        terms = [part[1:-1] for part in match.split(" OR ")]
+        frequencies, total = self.document_frequencies(terms)
+        rare = [t for t in terms if frequencies.get(t, 0) <= COMMON_TERM_SHARE * total]
+        return " OR ".join(f'"{t}"' for t in rare) if rare else match
+
     def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         """How many chunks hold each term, and the number of chunks, for IDF weights."""
-        total = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        # The vector index holds one vector per chunk (checked at every refresh); count(*) would
+        # walk the whole chunks table on every query.
+        self.refresh()
+        with self._faiss_lock:
+            total = int(self.vectors.ntotal)
         if not terms:
             return {}, total
         marks = ",".join("?" * len(terms))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from .embedding import Embedder
 from .indexing import ChunkingSettings, Indexer, IndexReport
 from .models import Answer, Document
 from .retrieval import FusionSettings, Retriever, content_terms
-from .store import DB_NAME, MODEL_PROBE_TEXT, Store
+from .store import DB_NAME, MODEL_PROBE_TEXT, Store, check_integrity
 
 # Words that make a short question lean on the previous turn ("How many did it say?").
 _REFERRING = frozenset("it its they them their this that these those he she his her there such".split())
@@ -25,11 +26,19 @@ class QA:
 
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
         self.settings = settings or Settings.from_env()
-        self.embedder = embedder or Embedder(self.settings.model, encoder=self.settings.encoder, cache_dir=self.settings.encoder_cache_dir)
+        integrity_checked = embedder is None
+        if embedder is None:
+            # The integrity checks read the whole database inside SQLite, which releases the GIL,
+            # so on a large index they cost no start-up time when run beside the model load.
+            with ThreadPoolExecutor(1) as pool:
+                checked = pool.submit(check_integrity, Path(self.settings.index_dir))
+                embedder = Embedder(self.settings.model, encoder=self.settings.encoder, cache_dir=self.settings.encoder_cache_dir)
+                checked.result()
+        self.embedder = embedder
         self.chunking = ChunkingSettings(self.settings.chunk_tokens, self.settings.chunk_overlap_sentences)
         signature = {"model": self.embedder.model_id, "chunking": self.chunking.signature}
         probe = self.embedder.encode([MODEL_PROBE_TEXT])[0]
-        self.store = Store(self.settings.index_dir, self.embedder.dimension, signature, probe, self.settings.crash_at)
+        self.store = Store(self.settings.index_dir, self.embedder.dimension, signature, probe, self.settings.crash_at, integrity_checked)
         self.indexer = Indexer(self.store, self.embedder, self.chunking)
         self.retriever = Retriever(self.store, self.embedder, FusionSettings())
         self.answerer = Answerer(self.store, AnswerSettings(abstain_threshold=self.settings.abstain_threshold))

@@ -124,6 +124,7 @@ class Store:
         signature: dict[str, str],
         model_probe: np.ndarray | None = None,
         crash_at: str = "",
+        integrity_checked: bool = False,
     ) -> None:
         self.dir = Path(index_dir)
         self.db_path = self.dir / DB_NAME
@@ -137,7 +138,7 @@ class Store:
         self._faiss_lock = threading.RLock()
         self._generation = -1
         self.vectors: faiss.Index | None = None
-        self._open()
+        self._open(integrity_checked)
 
     # -- connections -------------------------------------------------------------------------
 
@@ -156,11 +157,12 @@ class Store:
             connection = self._local.connection = self._connect()
         return connection
 
-    def _open(self) -> None:
+    def _open(self, integrity_checked: bool) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         try:
             with self._write_lock:
-                self._check_integrity()
+                if not integrity_checked:  # else check_integrity(index_dir) ran just before, beside the model load
+                    _check_integrity(self.db, self.dir)
                 self.db.executescript(SCHEMA)
                 stored = self._meta()
                 if not stored:
@@ -172,22 +174,6 @@ class Store:
             self._clean_up_after_crash()
         except sqlite3.DatabaseError as error:
             raise CorruptIndexError(f"The index database {self.db_path} is damaged ({error}). {REBUILD_HINT}") from error
-
-    def _check_integrity(self) -> None:
-        """Refuse a damaged database before anything is written to it."""
-        # quick_check reads every page once: truncation and torn pages show up here, not mid-query.
-        problems = [row[0] for row in self.db.execute("PRAGMA quick_check(5)")]
-        if problems != ["ok"]:
-            raise CorruptIndexError(f"The index database {self.db_path} is damaged ({'; '.join(problems)}). {REBUILD_HINT}")
-        has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
-        if has_meta:
-            # Damage inside the full-text index passes quick_check; FTS5 checks it against its content.
-            self.db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
-        # An emptied database (truncated to 0 bytes) would otherwise pass for a new, empty index.
-        if not has_meta and any(self.dir.glob("vectors-*.faiss")):
-            raise CorruptIndexError(
-                f"The index database {self.db_path} is missing or empty but vector files remain in {self.dir}. {REBUILD_HINT}"
-            )
 
     def _check_model_probe(self, stored: dict[str, str]) -> None:
         if self.model_probe is None:
@@ -480,6 +466,36 @@ class Store:
         if connection is not None:
             connection.close()
             self._local.connection = None
+
+
+def check_integrity(index_dir: Path) -> None:
+    """Refuse a damaged index in `index_dir` (reads every page, so it takes time in proportion to its size)."""
+    # Its own connection, so QA can run it in a thread while the model loads: SQLite releases the GIL.
+    index_dir.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(index_dir / DB_NAME, isolation_level=None, timeout=30)
+    try:
+        _check_integrity(connection, index_dir)
+    except sqlite3.DatabaseError as error:
+        raise CorruptIndexError(f"The index database {index_dir / DB_NAME} is damaged ({error}). {REBUILD_HINT}") from error
+    finally:
+        connection.close()
+
+
+def _check_integrity(db: sqlite3.Connection, index_dir: Path) -> None:
+    """Refuse a damaged database before anything is written to it."""
+    # quick_check reads every page once: truncation and torn pages show up here, not mid-query.
+    problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+    if problems != ["ok"]:
+        raise CorruptIndexError(f"The index database {index_dir / DB_NAME} is damaged ({'; '.join(problems)}). {REBUILD_HINT}")
+    has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+    if has_meta:
+        # Damage inside the full-text index passes quick_check; FTS5 checks it against its content.
+        db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+    # An emptied database (truncated to 0 bytes) would otherwise pass for a new, empty index.
+    if not has_meta and any(index_dir.glob("vectors-*.faiss")):
+        raise CorruptIndexError(
+            f"The index database {index_dir / DB_NAME} is missing or empty but vector files remain in {index_dir}. {REBUILD_HINT}"
+        )
 
 
 def _read_faiss(path: Path, sha256: str | None) -> faiss.Index:

@@ -248,7 +248,8 @@ def main() -> None:
     encode_ms = bare_encode_ms(embedder, pool.questions[: args.questions])
     encode_p50 = percentile(encode_ms, 50)
     results: dict = {
-        "machine": {"cpus": os.cpu_count(), "encoder": args.encoder},
+        # The machine is shared: the load average says how much other work the figures shared it with.
+        "machine": {"cpus": os.cpu_count(), "encoder": args.encoder, "load_average_at_start": [round(x, 2) for x in os.getloadavg()]},
         "note": "stores are synthetic-but-real: real SQuAD2-dev sentences and their real embeddings, mixed and perturbed "
         "(benchmarks/synthetic.py); chunk ids, FTS5 text and float16 sentence vectors use the store's own schema",
         "bare_encode_p50_ms": round(encode_p50, 2),
@@ -259,6 +260,7 @@ def main() -> None:
         results["indexing"] = measure_indexing(embedder, settings)
     for size in sizes:
         figures = measure_size(embedder, settings, pool, size, args.questions)
+        figures["load_average"] = [round(x, 2) for x in os.getloadavg()]
         figures["ask_p50_ratio"] = round(figures["ask_p50_ms"] / encode_p50, 3)
         figures["ask_p95_ratio"] = round(figures["ask_p95_ms"] / encode_p50, 3)
         figures["search_p50_ratio"] = round(figures["search_p50_ms"] / encode_p50, 3)
@@ -273,6 +275,7 @@ def main() -> None:
         startup = statistics.median(measure_startup(startup_size, pool.questions[0]) for _ in range(3))
         results["startup"] = {"chunks": startup_size, "app_first_answer_s": round(startup, 2), "bare_model_load_s": round(bare, 2),
                               "ratio": round(startup / bare, 3)}
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

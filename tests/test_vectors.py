@@ -117,3 +117,20 @@ def test_store_switches_index_kind_and_keeps_deletes_and_stats(make_qa, seeds_co
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
     assert shown["vector_index"] == recorded and shown["faiss_index"] == "IndexIVFScalarQuantizer"
+
+
+def test_lexical_search_skips_terms_most_chunks_hold_while_rarer_ones_remain(make_qa):
+    from qa.models import Document
+    from qa.retrieval import fts_query
+
+    qa = make_qa()
+    harbour = [f"The harbour log of day {n} lists ships and weather at the harbour." for n in range(19)]
+    texts = [*harbour, "The lighthouse keeper counted gulls while the harbour slept."]
+    qa.upsert([Document(f"log-{n}.txt", f"log-{n}.txt", f"Log {n}", text, f"h{n}") for n, text in enumerate(texts)])
+    [keeper] = [row for row in qa.store.documents() if row["doc_id"] == "log-19.txt"]
+    assert keeper["chunks"] == 1
+    # "harbour" is in every chunk: scoring it would read the whole corpus and reorder nothing.
+    found = qa.store.search_lexical(fts_query("harbour lighthouse"), 50)
+    assert [qa.store.chunk_rows([i])[i].doc_id for i, _ in found] == ["log-19.txt"]
+    # Alone, a common term is still searched: no question is left without lexical candidates.
+    assert len(qa.store.search_lexical(fts_query("harbour"), 50)) == 20

@@ -117,10 +117,13 @@ class Answerer:
         remaining = list(others)
         while remaining and len(chosen) < self.settings.max_sentences:
             cited = {s.passage_index for s in chosen}
-            candidate = max(remaining, key=lambda s: s.score + self.settings.same_passage_bonus * (s.passage_index in cited))
+
+            def lifted(sentence: ScoredSentence) -> float:
+                return sentence.score + self.settings.same_passage_bonus * (sentence.passage_index in cited)
+
+            candidate = max(remaining, key=lifted)
             remaining.remove(candidate)
-            lifted = candidate.score + self.settings.same_passage_bonus * (candidate.passage_index in cited)
-            if lifted < best.score * self.settings.extra_sentence_ratio:
+            if lifted(candidate) < best.score * self.settings.extra_sentence_ratio:
                 break
             if not any(_same_text(candidate.text, c.text) for c in chosen):
                 chosen.append(candidate)

@@ -161,7 +161,15 @@ def child_rss(index_dir: str, questions: list[str], encoder: str) -> dict:
     qa = QA(Settings.from_env(index_dir=Path(index_dir), **_encoder_override(encoder)))
     for question in questions:
         qa.ask(question)
-    return {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    return {"peak_rss_mb": round(peak_rss_kb() / 1024, 1)}
+
+
+def peak_rss_kb() -> int:
+    """This process's own peak RSS (VmHWM): ru_maxrss would carry the parent's peak over exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _encoder_override(encoder: str) -> dict:

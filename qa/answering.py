@@ -61,8 +61,6 @@ class AnswerSettings:
     # An extra sentence joins the answer only if it scores this close to the best one.
     extra_sentence_ratio: float = 0.5
     dense_weight: float = 0.5
-    # Subtracted per place a passage stands below the first: retrieval already weighed the passages.
-    passage_rank_penalty: float = 0.0
     # Added when a sentence holds the kind of thing the question asks for (a date for "when"...).
     answer_type_bonus: float = 0.05
     # Added to an extra sentence from a passage the answer already cites: the gold passage is
@@ -148,7 +146,7 @@ class Answerer:
                 text = passage.text[start - passage.start : end - passage.start]
                 overlap = weights.overlap(text)
                 cosine = float(np.dot(vector, query_vector))
-                score = weight * cosine + (1 - weight) * overlap - self.settings.passage_rank_penalty * index
+                score = weight * cosine + (1 - weight) * overlap
                 if wanted is not None and wanted.search(text):
                     score += self.settings.answer_type_bonus
                 scored.append(ScoredSentence(index, start, end, text, score, cosine, overlap))

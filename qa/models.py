@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,10 +22,15 @@ class Document:
 
     def page_at(self, offset: int) -> int | None:
         """Page number (1-based) holding the character at `offset`, if the format has pages."""
-        for start, end, number in self.pages:
-            if start <= offset < end:
-                return number
-        return None
+        return page_at(self.pages, offset)
+
+
+def page_at(pages: Iterable[Sequence[int]], offset: int) -> int | None:
+    """The page number of the (start, end, number) span holding `offset`, or None."""
+    for start, end, number in pages:
+        if start <= offset < end:
+            return number
+    return None
 
 
 @dataclass(frozen=True)

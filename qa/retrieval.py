@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .embedding import Embedder
-from .models import Passage
-from .store import Store
+from .models import Passage, page_at
+from .store import ChunkRow, Store
 
 STOPWORDS = frozenset(
     """
@@ -121,10 +121,11 @@ class Retriever:
         dense = self.store.search_dense(query_vector, k)
         lexical = self.store.search_lexical(fts_query(query), k)
         fused = fuse(dense, lexical, self.fusion)
+        # Re-ranking only lifts head chunks, so the final top_k lies within this prefix: read it once.
+        rows = self.store.chunk_rows([chunk_id for chunk_id, _ in fused[: max(self.fusion.sentence_depth, top_k)]])
         if self.fusion.sentence_weight > 0:
-            fused = self._rerank_by_sentence(query, query_vector, fused)
+            fused = self._rerank_by_sentence(query, query_vector, fused, rows)
         fused = fused[:top_k]
-        rows = self.store.chunk_rows([chunk_id for chunk_id, _ in fused])
         dense_rank = {cid: rank for rank, (cid, _) in enumerate(dense, 1)}
         dense_score = dict(dense)
         lexical_rank = {cid: rank for rank, (cid, _) in enumerate(lexical, 1)}
@@ -146,16 +147,16 @@ class Retriever:
                     dense_score=dense_score.get(chunk_id),
                     lexical_rank=lexical_rank.get(chunk_id),
                     dense_rank=dense_rank.get(chunk_id),
-                    page=_page_at(row.pages, row.start),
+                    page=page_at(json.loads(row.pages), row.start),
                 )
             )
         return passages
 
-
-    def _rerank_by_sentence(self, query: str, query_vector: np.ndarray, fused: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    def _rerank_by_sentence(
+        self, query: str, query_vector: np.ndarray, fused: list[tuple[int, float]], rows: dict[int, ChunkRow]
+    ) -> list[tuple[int, float]]:
         """Add a reciprocal-rank vote from each head chunk's best sentence (meaning + IDF word overlap)."""
         head = fused[: self.fusion.sentence_depth]
-        rows = self.store.chunk_rows([chunk_id for chunk_id, _ in head])
         weights = term_weights(self.store, query)
         share = self.fusion.sentence_dense_share
         best: dict[int, float] = {}
@@ -192,9 +193,3 @@ def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]], setti
                 scores[chunk_id] = scores.get(chunk_id, 0.0) + weight * (value - low) / span
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
-
-def _page_at(pages_json: str, offset: int) -> int | None:
-    for start, end, number in json.loads(pages_json):
-        if start <= offset < end:
-            return number
-    return None

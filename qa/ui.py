@@ -11,7 +11,7 @@ from typing import Any
 import gradio as gr
 
 from .engine import QA
-from .models import Answer, Citation
+from .models import Answer, Citation, page_at
 
 STATIC = Path(__file__).resolve().parent / "static"
 TITLE = "Document Q&A"
@@ -188,7 +188,7 @@ def render_document(record: dict[str, Any], start: int, end: int, highlights: li
             body.append(f'<span class="qa-span"{anchor}>{piece}</span>')
         else:
             body.append(piece)
-    page = next((p for s, e, p in record.get("pages") or [] if s <= start < e), None)
+    page = page_at(record.get("pages") or [], start)
     meta = " · ".join(
         part
         for part in (

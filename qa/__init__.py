@@ -8,7 +8,7 @@
 
 from typing import Any
 
-__all__ = ["QA", "Settings", "Answer", "Citation", "Document"]
+__all__ = ["QA", "Settings", "Answer", "Citation", "Document", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -21,6 +21,10 @@ def __getattr__(name: str) -> Any:
         from .config import Settings
 
         return Settings
+    if name == "__version__":
+        from .distribution import package_version
+
+        return package_version()
     if name in ("Answer", "Citation", "Document"):
         from . import models
 

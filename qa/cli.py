@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .config import Settings
+from .distribution import DISTRIBUTION, missing_extra, package_version
 from .models import Answer
 
 
@@ -18,7 +19,10 @@ class UsageError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog="python -m qa", description="Offline question answering over your documents.")
+    # `qa` when run as the installed command, `python -m qa` otherwise.
+    prog = "qa" if Path(sys.argv[0]).name == "qa" else "python -m qa"
+    parser = argparse.ArgumentParser(prog=prog, description="Offline question answering over your documents.")
+    parser.add_argument("--version", action="version", version=f"qa ({DISTRIBUTION}) {package_version()}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index-dir", type=Path, help="index folder (default: index/, or QA_INDEX_DIR)")
     common.add_argument("--model", help="local sentence-transformers folder (default: the bundled all-MiniLM-L6-v2)")
@@ -37,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[common], help="serve the chat (builds the index first if needed)")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 7860)")
-    serve.add_argument("--docs-dir", type=Path, help="folder indexed when the index is missing or stale (default seeds/)")
+    serve.add_argument("--docs-dir", type=Path,
+                       help="folder indexed when the index is missing or stale (default: seeds/ in a checkout, ./docs when installed)")
 
     evaluate = sub.add_parser("eval", parents=[common], help="measure retrieval and answer quality on a BEIR folder")
     evaluate.add_argument("--data", type=Path, required=True, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv")
@@ -147,6 +152,9 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be at least 1")
+    # Checked before the long run, not at its end when the plot is drawn.
+    if args.report and (missing := missing_extra("eval", "--report (its confidence plot)")):
+        raise UsageError(missing)
     for path in [args.unanswerable, *(args.out_of_corpus or [])]:
         if path is not None and not path.exists():
             raise UsageError(f"no such file or folder: {path}")

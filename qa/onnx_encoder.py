@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .distribution import missing_extra
 from .embedding import ModelNotFoundError
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -30,12 +31,11 @@ class OnnxEncoder:
     """Mean-pooled, normalized sentence vectors from an int8 ONNX export of a sentence-transformers model."""
 
     def __init__(self, model, model_path: Path, cache_dir: Path) -> None:
-        try:
-            import onnxruntime
-        except ImportError as error:
-            raise EncoderExportError(
-                "encoder 'onnx-int8' needs onnx and onnxruntime: `pip install -r requirements.txt`, or use QA_ENCODER=torch"
-            ) from error
+        missing = missing_extra("onnx", "encoder 'onnx-int8' (QA_ENCODER)")
+        if missing:
+            raise EncoderExportError(f"{missing}; or use QA_ENCODER=torch")
+        import onnxruntime
+
         self.tokenizer = model.tokenizer
         self.max_tokens = int(model.max_seq_length)
         target = Path(cache_dir) / f"{model_path.name}-{_weights_digest(model_path)}-{EXPORT_VERSION}" / "model-int8.onnx"

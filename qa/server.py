@@ -36,6 +36,13 @@ def prepare(settings: Settings) -> QA:
     if stale and Path(settings.docs_dir).exists():
         print(f"Indexing {settings.docs_dir} ...", flush=True)
         print(qa.index([settings.docs_dir]).summary(), flush=True)
+    if not qa.stats()["documents"]:
+        # The chat starts all the same: uploads add documents while it runs.
+        print(
+            f"No documents in {settings.index_dir} yet: put files in {settings.docs_dir} (or pass --docs-dir DIR) and restart, "
+            "run `python -m qa index PATH...`, or upload them with POST /api/documents (QA_ADMIN_TOKEN).",
+            flush=True,
+        )
     return qa
 
 

@@ -16,7 +16,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from benchmarks.pool import RESULTS, SQUAD, squad_passages, squad_questions  # noqa: E402
-from qa.embedding import Embedder  # noqa: E402
+from qa.config import EmbeddingSettings  # noqa: E402
+from qa.encoders import create_encoder  # noqa: E402
 
 
 def mrr_at_10(passage_vectors: np.ndarray, passage_ids: list[str], question_vectors: np.ndarray, gold: list[str]) -> float:
@@ -31,19 +32,19 @@ def mrr_at_10(passage_vectors: np.ndarray, passage_ids: list[str], question_vect
 
 def measure(encoder: str, passages: list[dict], questions: list[dict], gold: list[str], singles: int) -> dict:
     """One encoder's figures."""
-    embedder = Embedder(encoder=encoder)
+    model = create_encoder(EmbeddingSettings(encoder=encoder))
     texts = [f"{p['title']}. {p['text']}" for p in passages]
-    embedder.encode(texts[:64])
+    model.encode(texts[:64])
     began = time.perf_counter()
-    passage_vectors = embedder.encode(texts)
+    passage_vectors = model.encode(texts)
     throughput = len(texts) / (time.perf_counter() - began)
-    question_vectors = embedder.encode([q["text"] for q in questions])
+    question_vectors = model.encode([q["text"] for q in questions])
     for q in questions[:5]:
-        embedder.encode([q["text"]])
+        model.encode([q["text"]])
     single = []
     for q in questions[:singles]:
         began = time.perf_counter()
-        embedder.encode([q["text"]])
+        model.encode([q["text"]])
         single.append((time.perf_counter() - began) * 1000)
     return {
         "passages_per_s": round(throughput, 2),

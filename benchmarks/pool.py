@@ -37,7 +37,7 @@ def squad_questions(squad: Path = SQUAD) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def load_pool(embedder, squad: Path = SQUAD, cache: Path = RESULTS / "pool.npz") -> Pool:
+def load_pool(encoder, squad: Path = SQUAD, cache: Path = RESULTS / "pool.npz") -> Pool:
     """Every sentence of the corpus and every question, embedded with the real model (cached on disk)."""
     sentences = [
         record["text"][s.start : s.end]
@@ -51,7 +51,7 @@ def load_pool(embedder, squad: Path = SQUAD, cache: Path = RESULTS / "pool.npz")
         if len(stored["sentences"]) == len(sentences) and len(stored["questions"]) == len(questions):
             return Pool(sentences, stored["sentences"], questions, stored["questions"])
     cache.parent.mkdir(parents=True, exist_ok=True)
-    pool = Pool(sentences, embedder.encode(sentences), questions, embedder.encode(questions))
+    pool = Pool(sentences, encoder.encode(sentences), questions, encoder.encode(questions))
     np.savez(cache, sentences=pool.sentence_vectors, questions=pool.question_vectors)
     return pool
 
@@ -59,8 +59,9 @@ def load_pool(embedder, squad: Path = SQUAD, cache: Path = RESULTS / "pool.npz")
 if __name__ == "__main__":
     import time
 
-    from qa.embedding import Embedder
+    from qa.config import EmbeddingSettings
+    from qa.encoders import create_encoder
 
     began = time.perf_counter()
-    pool = load_pool(Embedder())
+    pool = load_pool(create_encoder(EmbeddingSettings()))
     print(f"{len(pool.sentences)} sentences, {len(pool.questions)} questions in {time.perf_counter() - began:.1f}s")

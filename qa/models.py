@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Document:
@@ -31,6 +33,36 @@ def page_at(pages: Iterable[Sequence[int]], offset: int) -> int | None:
         if start <= offset < end:
             return number
     return None
+
+
+@dataclass(frozen=True)
+class DocumentSummary:
+    """One indexed document, as listed by `QA.documents()` and `GET /api/documents`."""
+
+    doc_id: str
+    title: str
+    source: str
+    chunks: int
+    indexed_at: float
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A document's full text and metadata, as `QA.document()` and `GET /api/documents/{id}` return it."""
+
+    doc_id: str
+    title: str
+    source: str
+    chunks: int
+    indexed_at: float
+    text: str
+    content_hash: str
+    # [start, end, page number] spans of `text`, for paged formats.
+    pages: list[list[int]]
+
+    def page_at(self, offset: int) -> int | None:
+        """Page number (1-based) holding the character at `offset`, if the format has pages."""
+        return page_at(self.pages, offset)
 
 
 @dataclass(frozen=True)
@@ -63,8 +95,38 @@ class Chunk:
 
 
 @dataclass
+class PreparedDocument:
+    """A document with its chunks and vectors, ready to be written in one transaction."""
+
+    document: Document
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    sentence_spans: list[tuple[int, int]]
+    sentence_vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class Changes:
+    """One batch of index changes, committed together as one generation."""
+
+    upserts: Sequence[PreparedDocument] = ()
+    deletes: Sequence[str] = ()
+    # doc_id -> the indexed folder it now belongs to (unchanged documents that moved).
+    roots: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredSentence:
+    """A sentence span of a stored chunk with its embedding (unit length)."""
+
+    start: int
+    end: int
+    vector: np.ndarray
+
+
+@dataclass
 class Passage:
-    """A retrieved chunk with its scores and the data needed to cite it."""
+    """A retrieved chunk with its score, its sentences, and the data needed to cite it."""
 
     chunk_id: int
     doc_id: str
@@ -74,10 +136,12 @@ class Passage:
     start: int
     end: int
     score: float
-    dense_score: float | None = None
-    lexical_rank: int | None = None
-    dense_rank: int | None = None
     page: int | None = None
+    sentences: tuple[StoredSentence, ...] = ()
+
+    def sentence_text(self, sentence: StoredSentence) -> str:
+        """The text of one of this passage's sentences."""
+        return self.text[sentence.start - self.start : sentence.end - self.start]
 
 
 @dataclass
@@ -111,3 +175,24 @@ class Answer:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict in the documented key order."""
         return asdict(self)
+
+
+@dataclass
+class IndexReport:
+    """What an indexing run did, for the CLI summary and the API."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line of counts."""
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
+            f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; {self.chunks} chunks embedded "
+            f"in {self.seconds:.1f}s"
+        )

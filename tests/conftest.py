@@ -22,33 +22,34 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")
-def embedder():
+def encoder():
     """The real bundled model, loaded once for the whole test session."""
-    from qa.embedding import Embedder
+    from qa.config import EmbeddingSettings
+    from qa.encoders import create_encoder
 
-    return Embedder()
+    return create_encoder(EmbeddingSettings())
 
 
 @pytest.fixture
-def make_qa(embedder, tmp_path_factory) -> Callable[..., "object"]:
+def make_qa(encoder, tmp_path_factory) -> Callable[..., "object"]:
     """Factory: a QA engine on a fresh index folder, sharing the session's model."""
     from qa.config import Settings
     from qa.engine import QA
 
-    def factory(index_dir: Path | None = None, **settings) -> QA:
+    def factory(index_dir: Path | None = None, encoder=encoder, **settings) -> QA:
         folder = index_dir or tmp_path_factory.mktemp("index")
-        return QA(Settings.from_env({}, index_dir=folder, **settings), embedder=embedder)
+        return QA(Settings.from_env({}, index_dir=folder, **settings), encoder=encoder)
 
     return factory
 
 
 @pytest.fixture(scope="session")
-def seeds_qa(embedder, tmp_path_factory):
+def seeds_qa(encoder, tmp_path_factory):
     """A QA engine with `seeds/` indexed, shared read-only by the tests that only ask."""
     from qa.config import Settings
     from qa.engine import QA
 
-    qa = QA(Settings.from_env({}, index_dir=tmp_path_factory.mktemp("seeds-index")), embedder=embedder)
+    qa = QA(Settings.from_env({}, index_dir=tmp_path_factory.mktemp("seeds-index")), encoder=encoder)
     qa.index([SEEDS])
     return qa
 

@@ -22,7 +22,7 @@ def test_arrest_question_is_answered_with_the_sentence_and_its_source(seeds_qa) 
     first = answer.citations[0]
     assert first.doc_id == SEED_000 and first.n == 1
     assert answer.answer.split(" [1]")[0].endswith("during the protests.")
-    text = seeds_qa.store.document(SEED_000)["text"]
+    text = seeds_qa.document(SEED_000).text
     assert text[first.start : first.end] == first.passage
     start, end = first.highlights[0]
     assert "more than 12,000 people were arrested on Nov. 15" in text[start:end]
@@ -36,7 +36,7 @@ def test_every_answer_sentence_is_a_verbatim_highlighted_span(seeds_qa) -> None:
     assert parts, answer.answer
     for sentence, n in parts:
         citation = cited[int(n)]
-        text = seeds_qa.store.document(citation.doc_id)["text"]
+        text = seeds_qa.document(citation.doc_id).text
         assert sentence.strip() in [text[a:b] for a, b in citation.highlights]
 
 

@@ -246,7 +246,7 @@ def test_rate_limit_is_per_client_with_retry_after(admin_app):
 
 
 def test_origin_matching_follows_browser_origins():
-    from qa.origins import OriginPolicy
+    from qa.web.origins import OriginPolicy
 
     policy = OriginPolicy.from_settings(("https://Docs.Example.com:443", "http://127.0.0.1:8080"))
     assert policy.allows("https://docs.example.com", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.chunking import chunk_document, is_debris, split_sentences
-from qa.loading import load_paths
+from qa.loaders import load_paths
 from qa.models import Document
 
 from .conftest import SEEDS
@@ -69,9 +69,9 @@ def seed_documents() -> list[Document]:
     return [d for d in load_paths([SEEDS]) if isinstance(d, Document)]
 
 
-def test_seed_chunks_round_trip_offsets_and_never_carry_debris(embedder) -> None:
+def test_seed_chunks_round_trip_offsets_and_never_carry_debris(encoder) -> None:
     for doc in seed_documents():
-        chunks = chunk_document(doc, embedder.count_tokens, 200, 1)
+        chunks = chunk_document(doc, encoder.count_tokens, 200, 1)
         assert chunks, doc.doc_id
         for chunk in chunks:
             assert doc.text[chunk.start : chunk.end] == chunk.text
@@ -84,31 +84,31 @@ def test_seed_chunks_round_trip_offsets_and_never_carry_debris(embedder) -> None
         assert starts == sorted(starts)
 
 
-def test_chunks_fit_the_token_budget_and_overlap_by_a_sentence(embedder) -> None:
+def test_chunks_fit_the_token_budget_and_overlap_by_a_sentence(encoder) -> None:
     budget = 60
     for doc in seed_documents():
-        chunks = chunk_document(doc, embedder.count_tokens, budget, 1)
+        chunks = chunk_document(doc, encoder.count_tokens, budget, 1)
         for chunk in chunks:
-            assert embedder.count_tokens([chunk.text])[0] <= budget
+            assert encoder.count_tokens([chunk.text])[0] <= budget
         for before, after in zip(chunks, chunks[1:]):
             if after.sentences[0].start < before.end:
                 assert after.sentences[0] == before.sentences[-1]
 
 
-def test_an_over_long_sentence_is_cut_without_losing_text(embedder) -> None:
+def test_an_over_long_sentence_is_cut_without_losing_text(encoder) -> None:
     words = " ".join(f"word{i}" for i in range(600))
     text = f"Short start. {words} end. Short end."
     doc = Document("long.txt", "long.txt", "Long", text, "h")
-    chunks = chunk_document(doc, embedder.count_tokens, 100, 0)
-    assert all(embedder.count_tokens([c.text])[0] <= 100 for c in chunks)
+    chunks = chunk_document(doc, encoder.count_tokens, 100, 0)
+    assert all(encoder.count_tokens([c.text])[0] <= 100 for c in chunks)
     covered = " ".join(c.text for c in chunks)
     for i in range(600):
         assert f"word{i}" in covered
 
 
-def test_a_single_huge_token_run_is_cut_by_characters(embedder) -> None:
+def test_a_single_huge_token_run_is_cut_by_characters(encoder) -> None:
     blob = "x" * 5000
     doc = Document("blob.txt", "blob.txt", "Blob", f"Intro sentence. {blob}", "h")
-    chunks = chunk_document(doc, embedder.count_tokens, 50, 0)
-    assert all(embedder.count_tokens([c.text])[0] <= 50 for c in chunks)
+    chunks = chunk_document(doc, encoder.count_tokens, 50, 0)
+    assert all(encoder.count_tokens([c.text])[0] <= 50 for c in chunks)
     assert sum(c.text.count("x") for c in chunks) == 5000

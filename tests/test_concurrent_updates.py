@@ -52,4 +52,4 @@ def test_queries_answer_throughout_updates_and_new_documents_appear_on_commit(ma
     assert not errors, errors[:3]
     assert not wrong, wrong[:3]
     assert answered[0] >= 3
-    assert qa.store.document("lighthouse-4.txt") is None and qa.store.document("lighthouse-6.txt") is not None
+    assert qa.document("lighthouse-4.txt") is None and qa.document("lighthouse-6.txt") is not None

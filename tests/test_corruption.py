@@ -16,7 +16,8 @@ import pytest
 
 from qa.config import Settings
 from qa.engine import QA
-from qa.store import DB_NAME, CorruptIndexError, ModelMismatchError
+from qa.errors import CorruptIndexError, ModelMismatchError
+from qa.store import DB_NAME
 
 from .conftest import ROOT, SEEDS
 
@@ -25,10 +26,10 @@ SEED_QUESTION = "How many people were arrested on Nov. 15?"
 
 
 @pytest.fixture(scope="module")
-def built(embedder, tmp_path_factory) -> Path:
+def built(encoder, tmp_path_factory) -> Path:
     """A closed, healthy index of seeds/ to copy and damage."""
     folder = tmp_path_factory.mktemp("healthy")
-    qa = QA(Settings.from_env({}, index_dir=folder), embedder=embedder)
+    qa = QA(Settings.from_env({}, index_dir=folder), encoder=encoder)
     qa.index([SEEDS])
     qa.store.close()  # the last connection checkpoints the WAL into qa.sqlite
     assert not (folder / (DB_NAME + "-wal")).exists()
@@ -88,34 +89,34 @@ DAMAGE = {
 
 
 @pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
-def test_damaged_index_is_refused_with_the_rebuild_command(damage, built, embedder, tmp_path) -> None:
+def test_damaged_index_is_refused_with_the_rebuild_command(damage, built, encoder, tmp_path) -> None:
     folder = tmp_path / "index"
     shutil.copytree(built, folder)
     DAMAGE[damage](folder)
     with pytest.raises(CorruptIndexError) as refused:
-        QA(Settings.from_env({}, index_dir=folder), embedder=embedder)
+        QA(Settings.from_env({}, index_dir=folder), encoder=encoder)
     message = str(refused.value)
     assert REBUILD in message and str(folder) in message
 
 
-def test_an_index_of_another_model_with_the_same_name_is_refused(built, embedder, tmp_path) -> None:
+def test_an_index_of_another_model_with_the_same_name_is_refused(built, encoder, tmp_path) -> None:
     folder = tmp_path / "index"
     shutil.copytree(built, folder)
     # Same name, dimension and length as ours, different weights: only its vectors tell it apart.
-    other_vector = embedder.encode(["A probe sentence as another model would have embedded it."])[0]
+    other_vector = encoder.encode(["A probe sentence as another model would have embedded it."])[0]
     with sqlite3.connect(folder / DB_NAME) as db:
         db.execute("UPDATE meta SET value = ? WHERE key = 'model_probe'",
                    (base64.b64encode(other_vector.astype(np.float16).tobytes()).decode(),))
     db.close()
     with pytest.raises(ModelMismatchError, match="different embedding model") as refused:
-        QA(Settings.from_env({}, index_dir=folder), embedder=embedder)
+        QA(Settings.from_env({}, index_dir=folder), encoder=encoder)
     assert REBUILD in str(refused.value)
 
 
-def test_the_same_model_reopens_its_index(built, embedder, tmp_path) -> None:
+def test_the_same_model_reopens_its_index(built, encoder, tmp_path) -> None:
     folder = tmp_path / "index"
     shutil.copytree(built, folder)
-    qa = QA(Settings.from_env({}, index_dir=folder), embedder=embedder)
+    qa = QA(Settings.from_env({}, index_dir=folder), encoder=encoder)
     assert "12,000" in qa.ask(SEED_QUESTION).answer
 
 
@@ -124,7 +125,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "qa", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_cli_names_the_way_out_and_rebuild_takes_it(built, embedder, tmp_path) -> None:
+def test_cli_names_the_way_out_and_rebuild_takes_it(built, encoder, tmp_path) -> None:
     damaged = tmp_path / "damaged"
     shutil.copytree(built, damaged)
     truncate(0.5, vector_file)(damaged)
@@ -143,5 +144,5 @@ def test_cli_names_the_way_out_and_rebuild_takes_it(built, embedder, tmp_path) -
     rebuilt = cli("index", "--rebuild", str(SEEDS), "--index-dir", str(damaged))
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "2 added" in rebuilt.stdout
-    qa = QA(Settings.from_env({}, index_dir=damaged), embedder=embedder)
+    qa = QA(Settings.from_env({}, index_dir=damaged), encoder=encoder)
     assert "12,000" in qa.ask(SEED_QUESTION).answer

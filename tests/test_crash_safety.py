@@ -15,7 +15,7 @@ import pytest
 
 from qa.config import Settings
 from qa.engine import QA
-from qa.store import CRASH_POINTS
+from qa.config import CRASH_POINTS
 
 from .conftest import ROOT, SEEDS
 
@@ -50,14 +50,14 @@ def snapshot(qa: QA) -> dict:
 
 
 @pytest.fixture(scope="module")
-def states(embedder, tmp_path_factory) -> dict:
+def states(encoder, tmp_path_factory) -> dict:
     """An index of the 'before' folder, the folder changed in place, and the reference 'after' snapshot."""
     base = tmp_path_factory.mktemp("crash")
     docs = base / "docs"
     shutil.copytree(SEEDS, docs)
     (docs / OLD_DOC).write_text(OLD_TEXT)
     before_dir = base / "before"
-    before_qa = QA(Settings.from_env({}, index_dir=before_dir), embedder=embedder)
+    before_qa = QA(Settings.from_env({}, index_dir=before_dir), encoder=encoder)
     before_qa.index([docs])
     before = snapshot(before_qa)
     before_qa.store.close()
@@ -70,7 +70,7 @@ def states(embedder, tmp_path_factory) -> dict:
 
     after_dir = base / "after"
     shutil.copytree(before_dir, after_dir)
-    after_qa = QA(Settings.from_env({}, index_dir=after_dir), embedder=embedder)
+    after_qa = QA(Settings.from_env({}, index_dir=after_dir), encoder=encoder)
     report = after_qa.index([docs])
     assert report.added == [NEW_DOC] and report.removed == [OLD_DOC] and len(report.updated) == 1
     after = snapshot(after_qa)
@@ -79,9 +79,9 @@ def states(embedder, tmp_path_factory) -> dict:
     return {"docs": docs, "before_dir": before_dir, "before": before, "after": after}
 
 
-def check_whole(index_dir: Path, states: dict, embedder, expected: set[str]) -> str:
+def check_whole(index_dir: Path, states: dict, encoder, expected: set[str]) -> str:
     """Open the crashed index, assert it is exactly one of `expected` states and answers accordingly."""
-    qa = QA(Settings.from_env({}, index_dir=index_dir), embedder=embedder)
+    qa = QA(Settings.from_env({}, index_dir=index_dir), encoder=encoder)
     state = snapshot(qa)
     found = [name for name in ("before", "after") if state == states[name]]
     assert found and found[0] in expected, f"index is a mix of before and after: {state}"
@@ -104,7 +104,7 @@ def check_whole(index_dir: Path, states: dict, embedder, expected: set[str]) -> 
     "point, expected",
     [("before-faiss-write", "before"), ("after-faiss-rename", "before"), ("after-commit", "after")],
 )
-def test_kill_at_a_named_point_leaves_before_or_after(point, expected, states, embedder, tmp_path) -> None:
+def test_kill_at_a_named_point_leaves_before_or_after(point, expected, states, encoder, tmp_path) -> None:
     assert point in CRASH_POINTS
     index_dir = tmp_path / "index"
     shutil.copytree(states["before_dir"], index_dir)
@@ -114,10 +114,10 @@ def test_kill_at_a_named_point_leaves_before_or_after(point, expected, states, e
     if point == "after-faiss-rename":
         # The uncommitted generation's file is really there, yet must be ignored.
         assert len(list(index_dir.glob("vectors-*.faiss"))) == 2
-    assert check_whole(index_dir, states, embedder, {expected}) == expected
+    assert check_whole(index_dir, states, encoder, {expected}) == expected
 
 
-def test_kill_at_random_times_leaves_before_or_after(states, embedder, tmp_path) -> None:
+def test_kill_at_random_times_leaves_before_or_after(states, encoder, tmp_path) -> None:
     # A clean run first: it must reach 'after', and its length bounds the random kill times.
     clean = tmp_path / "clean"
     shutil.copytree(states["before_dir"], clean)
@@ -127,7 +127,7 @@ def test_kill_at_random_times_leaves_before_or_after(states, embedder, tmp_path)
     duration = time.monotonic() - began
     assert process.returncode == 0, err
     assert "1 added, 1 updated, 1 removed" in out
-    assert check_whole(clean, states, embedder, {"after"}) == "after"
+    assert check_whole(clean, states, encoder, {"after"}) == "after"
 
     rng = random.Random()
     for trial in range(2):
@@ -141,4 +141,4 @@ def test_kill_at_random_times_leaves_before_or_after(states, embedder, tmp_path)
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGKILL)
         process.communicate(timeout=60)
-        check_whole(index_dir, states, embedder, {"before", "after"})
+        check_whole(index_dir, states, encoder, {"before", "after"})

@@ -81,21 +81,21 @@ def squad_sample(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sample_index(squad_sample, embedder, tmp_path_factory) -> Path:
+def sample_index(squad_sample, encoder, tmp_path_factory) -> Path:
     """The sample corpus indexed once per session with the default settings."""
     from qa.config import Settings
     from qa.engine import QA
 
     index_dir = tmp_path_factory.mktemp("squad-index")
-    QA(Settings.from_env({}, index_dir=index_dir), embedder=embedder).index([squad_sample / "corpus.jsonl"])
+    QA(Settings.from_env({}, index_dir=index_dir), encoder=encoder).index([squad_sample / "corpus.jsonl"])
     return index_dir
 
 
-def test_quality_on_fixed_squad_sample_stays_above_floors(squad_sample, sample_index, embedder):
+def test_quality_on_fixed_squad_sample_stays_above_floors(squad_sample, sample_index, encoder):
     from qa.config import Settings
     from qa.engine import QA
 
-    qa = QA(Settings.from_env({}, index_dir=sample_index), embedder=embedder)
+    qa = QA(Settings.from_env({}, index_dir=sample_index), encoder=encoder)
     result = evaluate(qa, load_eval_set(squad_sample))
     metrics = result.metrics
     assert result.questions == SAMPLE_QUESTIONS
@@ -129,7 +129,7 @@ def test_eval_cli_json_report_and_out_of_corpus(squad_sample, sample_index, tmp_
 def test_abstention_has_margin_on_both_sides_of_the_threshold(seeds_qa):
     # "Australia" never occurs in seeds/, so coverage scales the confidence well under the threshold;
     # a covered question stays well over it.
-    threshold = seeds_qa.answerer.settings.abstain_threshold
+    threshold = seeds_qa.settings.answer.abstain_threshold
     outside = seeds_qa.ask("What is the capital of Australia?")
     covered = seeds_qa.ask("Where did demonstrators close down a port?")
     assert outside.abstained and outside.confidence < 0.7 * threshold, outside.confidence

@@ -57,10 +57,10 @@ def files_under(folder: Path) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def crashed_upload(embedder, tmp_path_factory) -> Path:
+def crashed_upload(encoder, tmp_path_factory) -> Path:
     """A seeds index whose server was killed (QA_CRASH_AT) inside an upload's index write; the base folder."""
     base = tmp_path_factory.mktemp("hostile-app")
-    QA(Settings.from_env({}, index_dir=base / "index"), embedder=embedder).index([SEEDS])
+    QA(Settings.from_env({}, index_dir=base / "index"), encoder=encoder).index([SEEDS])
     server = AppServer(base, {"QA_CRASH_AT": "after-faiss-rename", "QA_ADMIN_TOKEN": TOKEN})
     try:
         with pytest.raises(httpx.TransportError):  # the connection dies with the process
@@ -162,7 +162,7 @@ def test_the_api_refuses_a_100_kb_question_naming_the_field(hostile_app) -> None
     response = httpx.post(hostile_app.url + "/api/ask", json={"question": "why? " * 20_000}, timeout=TIMEOUT)
     assert response.status_code == 422
     error = response.json()["detail"][0]
-    assert error["loc"] == ["body", "question"] and "100000 characters; the limit is 2000" in error["msg"]
+    assert error["loc"] == ["body", "question"] and "100,000 characters; the limit is 2,000" in error["msg"]
 
 
 def test_a_huge_history_turn_is_answered_without_error(hostile_app) -> None:

@@ -8,18 +8,19 @@ import pytest
 
 from qa.config import Settings
 from qa.engine import QA
-from qa.store import DB_NAME, ModelMismatchError, Store
+from qa.errors import ModelMismatchError
+from qa.store import DB_NAME, Store
 
 SEED_000 = "000_5b672d860f205277.txt"
 SEED_002 = "002_a4b40d0ff9340f7b.txt"
 
 
 class EncodeCounter:
-    """Counts texts sent to the real embedder, to prove unchanged documents cost nothing."""
+    """Counts texts sent to the real encoder, to prove unchanged documents cost nothing."""
 
-    def __init__(self, embedder) -> None:
+    def __init__(self, encoder) -> None:
         self.texts = 0
-        self._encode = embedder.encode
+        self._encode = encoder.encode
 
     def __call__(self, texts, *args, **kwargs):
         self.texts += len(texts)
@@ -37,15 +38,15 @@ def test_first_index_adds_every_document(make_qa, seeds_copy) -> None:
     assert report.chunks > 0 and not report.skipped
     stats = qa.stats()
     assert stats["documents"] == 2 and stats["chunks"] == report.chunks
-    assert qa.store.vectors.ntotal == report.chunks
+    assert len(qa.store.vectors) == report.chunks
 
 
 def test_unchanged_documents_are_not_embedded_again(make_qa, seeds_copy, monkeypatch) -> None:
     qa = make_qa()
     qa.index([seeds_copy])
     generation = qa.stats()["generation"]
-    counter = EncodeCounter(qa.embedder)
-    monkeypatch.setattr(qa.embedder, "encode", counter)
+    counter = EncodeCounter(qa.encoder)
+    monkeypatch.setattr(qa.encoder, "encode", counter)
     report = qa.index([seeds_copy])
     assert sorted(report.unchanged) == [SEED_000, SEED_002]
     assert counter.texts == 0
@@ -58,8 +59,8 @@ def test_a_changed_document_alone_is_re_embedded(make_qa, seeds_copy, monkeypatc
     kept_ids = chunk_ids(qa, SEED_002)
     path = seeds_copy / SEED_000
     path.write_text(path.read_text(encoding="utf-8") + "\n\nThe zebra parade drew 77 llamas to Basra.\n", encoding="utf-8")
-    counter = EncodeCounter(qa.embedder)
-    monkeypatch.setattr(qa.embedder, "encode", counter)
+    counter = EncodeCounter(qa.encoder)
+    monkeypatch.setattr(qa.encoder, "encode", counter)
     report = qa.index([seeds_copy])
     assert report.updated == [SEED_000] and report.unchanged == [SEED_002]
     assert 0 < counter.texts < 100
@@ -74,8 +75,8 @@ def test_a_deleted_file_is_removed_from_the_index(make_qa, seeds_copy) -> None:
     (seeds_copy / SEED_000).unlink()
     report = qa.index([seeds_copy])
     assert report.removed == [SEED_000]
-    assert qa.store.document(SEED_000) is None
-    assert qa.store.vectors.ntotal == qa.stats()["chunks"]
+    assert qa.document(SEED_000) is None
+    assert len(qa.store.vectors) == qa.stats()["chunks"]
     answer = qa.ask("How many people were arrested on Nov. 15?")
     assert all(c.doc_id != SEED_000 for c in answer.citations)
 
@@ -88,10 +89,10 @@ def test_indexing_one_file_leaves_its_folder_siblings_alone(make_qa, seeds_copy)
     assert qa.stats()["documents"] == 2
 
 
-def test_the_index_persists_and_reopens(make_qa, seeds_copy, embedder, tmp_path) -> None:
+def test_the_index_persists_and_reopens(make_qa, seeds_copy, encoder, tmp_path) -> None:
     folder = tmp_path / "persist"
     make_qa(index_dir=folder).index([seeds_copy])
-    reopened = QA(Settings.from_env({}, index_dir=folder), embedder=embedder)
+    reopened = QA(Settings.from_env({}, index_dir=folder), encoder=encoder)
     assert reopened.stats()["documents"] == 2
     assert "12,000" in reopened.ask("How many people were arrested on Nov. 15?").answer
 

@@ -99,7 +99,7 @@ def served(venv_bin: Path, cwd: Path) -> Iterator[tuple[str, list[str]]]:
 def test_wheel_and_sdist_hold_what_users_need(dist) -> None:
     wheel = zipfile.ZipFile(only(dist.glob("*.whl")))
     names = set(wheel.namelist())
-    shipped = [p for folder in ("static", "widget") for p in (ROOT / "qa" / folder).iterdir()] + list((ROOT / "qa").rglob("*.json"))
+    shipped = [p for folder in ("static", "widget") for p in (ROOT / "qa" / "web" / folder).iterdir()] + list((ROOT / "qa").rglob("*.json"))
     for path in [*shipped, *(ROOT / "qa").rglob("*.py")]:
         assert path.relative_to(ROOT).as_posix() in names, f"{path} is missing from the wheel"
     assert not [n for n in names if n.split("/")[0] in ("tests", "seeds", "index", "benchmarks", "docs")]
@@ -112,7 +112,7 @@ def test_wheel_and_sdist_hold_what_users_need(dist) -> None:
     with tarfile.open(only(dist.glob("*.tar.gz"))) as sdist:
         members = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
     for needed in ("pyproject.toml", "LICENSE", "README.md", "CHANGELOG.md", "app.py", "requirements.txt",
-                   "tests/conftest.py", "seeds/000_5b672d860f205277.txt", "qa/widget/widget.js"):
+                   "tests/conftest.py", "seeds/000_5b672d860f205277.txt", "qa/web/widget/widget.js"):
         assert needed in members, f"{needed} is missing from the sdist"
 
 
@@ -176,7 +176,7 @@ def test_installed_qa_serves_the_chat_and_indexes_docs_in_the_working_directory(
         page = httpx.get(f"{url}/")
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
         widget = httpx.get(f"{url}/widget.js")
-        assert widget.status_code == 200 and widget.text == (ROOT / "qa" / "widget" / "widget.js").read_text(encoding="utf-8")
+        assert widget.status_code == 200 and widget.text == (ROOT / "qa" / "web" / "widget" / "widget.js").read_text(encoding="utf-8")
         answer = httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=60).json()
         assert answer["short_answer"] == "more than 12,000"
     assert (site / "index" / "qa.sqlite").is_file()

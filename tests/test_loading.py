@@ -1,4 +1,4 @@
-"""Tests for qa.loading on real files made with the real parsers (no mocks)."""
+"""Tests for qa.loaders on real files made with the real parsers (no mocks)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.loading import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, load_paths
+from qa.loaders import MAX_FILE_BYTES, load_paths, supported_suffixes
 from qa.models import Document, Skipped
 
 REPO = Path(__file__).resolve().parent.parent
@@ -441,7 +441,7 @@ def test_unsupported_and_missing_paths(tmp_path: Path) -> None:
         "path does not exist",
     ]
     assert results[-1].source == (tmp_path / "nope.txt").as_posix()
-    assert SUPPORTED_SUFFIXES == {
+    assert supported_suffixes() == {
         ".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".jsonl"
     }
 
@@ -544,7 +544,7 @@ def test_eval_corpus_loads_fast() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(data=st.binary(max_size=600), suffix=st.sampled_from(sorted(SUPPORTED_SUFFIXES)))
+@given(data=st.binary(max_size=600), suffix=st.sampled_from(sorted(supported_suffixes())))
 def test_arbitrary_bytes_never_raise(data: bytes, suffix: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder, "fuzz" + suffix)

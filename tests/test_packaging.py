@@ -100,12 +100,13 @@ def test_an_installed_copy_uses_the_working_directory(monkeypatch, tmp_path) -> 
     assert config.default_docs_dir() == Path("docs")
 
 
-def test_missing_onnx_extra_names_the_extra(monkeypatch, embedder, tmp_path) -> None:
-    from qa.onnx_encoder import EncoderExportError, OnnxEncoder
+def test_missing_onnx_extra_names_the_extra(monkeypatch, encoder, tmp_path) -> None:
+    from qa.encoders.onnx_int8 import OnnxInt8Encoder
+    from qa.errors import EncoderExportError
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
     with pytest.raises(EncoderExportError, match=r"pip install 'offline-doc-qa\[onnx\]'"):
-        OnnxEncoder(embedder.model, embedder.path, tmp_path)
+        OnnxInt8Encoder(encoder, tmp_path)
     assert not list(tmp_path.iterdir()), "nothing is exported when the extra is missing"
 
 

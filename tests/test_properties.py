@@ -45,9 +45,9 @@ def test_sentence_spans_are_exact_ordered_and_cover_every_non_space_character(te
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(TEXTS, st.integers(min_value=8, max_value=64), st.integers(min_value=0, max_value=2))
-def test_chunks_round_trip_stay_in_budget_and_keep_every_non_debris_sentence(embedder, text: str, budget: int, overlap: int) -> None:
+def test_chunks_round_trip_stay_in_budget_and_keep_every_non_debris_sentence(encoder, text: str, budget: int, overlap: int) -> None:
     document = Document("doc", "doc.txt", "Title", text, "hash")
-    chunks = chunk_document(document, embedder.count_tokens, budget, overlap)
+    chunks = chunk_document(document, encoder.count_tokens, budget, overlap)
     previous = (-1, -1)
     for ordinal, chunk in enumerate(chunks):
         assert chunk.ordinal == ordinal
@@ -57,7 +57,7 @@ def test_chunks_round_trip_stay_in_budget_and_keep_every_non_debris_sentence(emb
         for piece in chunk.sentences:
             assert chunk.start <= piece.start < piece.end <= chunk.end and not piece.debris
         # The budget is in real model tokens of the chunk text as embedded.
-        assert embedder.count_tokens([chunk.text])[0] <= budget
+        assert encoder.count_tokens([chunk.text])[0] <= budget
     _, wanted = non_space_positions(text, [(s.start, s.end) for s in split_sentences(text) if not s.debris])
     _, covered = non_space_positions(text, [(c.start, c.end) for c in chunks])
     assert wanted <= covered, f"text of a non-debris sentence is in no chunk: {text!r}"

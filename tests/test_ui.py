@@ -9,7 +9,7 @@ import gradio as gr
 from hypothesis import given, settings, strategies as st
 
 from qa.models import Answer, Citation
-from qa.ui import build_ui, citation_key, example_questions, render_answer, render_document, snippet_html, source_card
+from qa.web.ui import build_ui, citation_key, example_questions, render_answer, render_document, snippet_html, source_card
 
 ARRESTS = "How many people were arrested on Nov. 15?"
 HOSTILE = '<script>window.__pwned=1</script> <img src=x onerror="window.__pwned=1"> ${window.__pwned=1}'
@@ -82,14 +82,14 @@ def test_abstention_says_not_found_and_offers_nearest_passages(seeds_qa):
 
 def test_document_marks_exact_cited_span_and_scroll_target(seeds_qa):
     citation = seeds_qa.ask(ARRESTS).citations[0]
-    record = seeds_qa.store.document(citation.doc_id)
+    record = seeds_qa.document(citation.doc_id)
     rendered = render_document(record, citation.start, citation.end, citation.highlights, citation.n)
     (start, end), = citation.highlights
     markup = parse(rendered)
-    assert markup.marks == [record["text"][start:end]]
+    assert markup.marks == [record.text[start:end]]
     assert rendered.count('id="qa-target"') == 1 and '<mark class="qa-hl" id="qa-target">' in rendered
     # The whole document is there, not just the passage.
-    assert "".join(markup.text).replace("×", "").endswith(record["text"][-40:])
+    assert "".join(markup.text).replace("×", "").endswith(record.text[-40:])
 
 
 def test_document_shows_page_breaks_for_paged_formats():

@@ -10,50 +10,68 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .distribution import missing_extra
-from .embedding import ModelNotFoundError
+from ..distribution import missing_extra
+from ..errors import EncoderExportError
+from .sentence_transformer import SentenceTransformerEncoder
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # Part of the cache key: a change in how the export is made must not reuse an older file.
 EXPORT_VERSION = "int8-pc-matmul-1"
 
 
-class EncoderExportError(ModelNotFoundError):
-    """The ONNX encoder could not be built or loaded; the torch encoder still works."""
+class OnnxInt8Encoder:
+    """Mean-pooled, normalized sentence vectors from an int8 ONNX export of a sentence-transformers model.
 
+    Tokenizing, token counts and the model identity come from the torch encoder it was exported from,
+    so indexes built by either encoder open with the other (their vectors agree to ~0.994 cosine)."""
 
-class OnnxEncoder:
-    """Mean-pooled, normalized sentence vectors from an int8 ONNX export of a sentence-transformers model."""
-
-    def __init__(self, model, model_path: Path, cache_dir: Path) -> None:
+    def __init__(self, base: SentenceTransformerEncoder, cache_dir: Path) -> None:
         missing = missing_extra("onnx", "encoder 'onnx-int8' (QA_ENCODER)")
         if missing:
             raise EncoderExportError(f"{missing}; or use QA_ENCODER=torch")
         import onnxruntime
 
-        self.tokenizer = model.tokenizer
-        self.max_tokens = int(model.max_seq_length)
-        target = Path(cache_dir) / f"{model_path.name}-{_weights_digest(model_path)}-{EXPORT_VERSION}" / "model-int8.onnx"
+        self.base = base
+        self.dimension = base.dimension
+        self.max_tokens = base.max_tokens
+        target = Path(cache_dir) / f"{base.path.name}-{_weights_digest(base.path)}-{EXPORT_VERSION}" / "model-int8.onnx"
         if not target.exists():
-            export_int8(model, target)
+            export_int8(base.model, target)
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = onnxruntime.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
         self.path = target
 
-    def encode(self, texts: list[str], batch_size: int, tokenizer_lock: threading.Lock) -> np.ndarray:
+    @property
+    def model_id(self) -> str:
+        """The exported model's identity: the same as the torch encoder's."""
+        return self.base.model_id
+
+    @property
+    def chunk_budget(self) -> int:
+        """Tokens a chunk may use: the model limit less [CLS] and [SEP]."""
+        return self.base.chunk_budget
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Model tokens of each text, without the [CLS]/[SEP] the model adds."""
+        return self.base.count_tokens(texts)
+
+    def encode(self, texts: Sequence[str], batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         """Normalized float32 vectors of `texts`, batched by length so padding stays small."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        batch_size = batch_size or self.base.batch_size
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         parts: list[np.ndarray] = []
         for first in range(0, len(order), batch_size):
             batch = [texts[i] for i in order[first : first + batch_size]]
-            with tokenizer_lock:
-                encoded = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np")
+            with self.base.tokenizer_lock:
+                encoded = self.base.model.tokenizer(batch, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np")
             feed = {name: encoded[name].astype(np.int64) for name in INPUTS}
             hidden = self.session.run(None, feed)[0]
             mask = feed["attention_mask"][..., None].astype(np.float32)

@@ -12,10 +12,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .config import Settings
-from .engine import QA
+from ..config import Settings
+from ..engine import QA
+from ..errors import UsageError
+from ..store import DB_NAME
 from .origins import OriginGuard, OriginPolicy
-from .store import DB_NAME
 
 WIDGET_DIR = Path(__file__).resolve().parent / "widget"
 
@@ -77,7 +78,7 @@ def create_app(qa: QA) -> FastAPI:
     from .api import build_router
     from .ui import build_ui
 
-    settings = qa.settings
+    settings = qa.settings.server
     policy = OriginPolicy.from_settings(settings.allowed_origins)
     app = FastAPI(
         title="Document Q&A",
@@ -133,14 +134,13 @@ def serve(settings: Settings) -> None:
     """Serve the app on settings.host:settings.port until interrupted."""
     import uvicorn
 
-    from .cli import UsageError
-
     try:
-        OriginPolicy.from_settings(settings.allowed_origins)  # fail before the slow indexing
+        OriginPolicy.from_settings(settings.server.allowed_origins)  # fail before the slow indexing
     except ValueError as error:
         raise UsageError(f"QA_ALLOWED_ORIGINS: {error}") from error
     qa = prepare(settings)
     app = create_app(qa)
-    print(f"Serving on http://{settings.host}:{settings.port} (chat /, widget /widget.js, API /docs)", flush=True)
+    host, port = settings.server.host, settings.server.port
+    print(f"Serving on http://{host}:{port} (chat /, widget /widget.js, API /docs)", flush=True)
     # No access log: it would record every caller's path and query, and nothing reads it.
-    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_level="warning")
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")

@@ -10,8 +10,9 @@ from typing import Any
 
 import gradio as gr
 
-from .engine import QA
-from .models import Answer, Citation, page_at
+from ..engine import QA
+from ..errors import QuestionError
+from ..models import Answer, Citation, StoredDocument
 
 STATIC = Path(__file__).resolve().parent / "static"
 TITLE = "Document Q&A"
@@ -163,13 +164,13 @@ def render_error(message: str) -> str:
     return f'<div class="qa-answer qa-error">{esc(message)}</div>'
 
 
-def render_document(record: dict[str, Any], start: int, end: int, highlights: list[list[int]], n: int | None = None) -> str:
+def render_document(record: StoredDocument, start: int, end: int, highlights: list[list[int]], n: int | None = None) -> str:
     """The whole document, escaped, with the cited passage shaded and its supporting sentences in `<mark>`."""
-    text = record["text"]
+    text = record.text
     size = len(text)
     start, end = max(0, min(start, size)), max(0, min(end, size))
     marks = [(max(0, min(s, size)), max(0, min(e, size))) for s, e in highlights if s < e]
-    page_starts = {int(s): int(p) for s, _, p in record.get("pages") or [] if 0 <= int(s) < size}
+    page_starts = {int(s): int(p) for s, _, p in record.pages if 0 <= int(s) < size}
     cuts = sorted({0, size, start, end, *page_starts, *(x for span in marks for x in span)})
     body, targeted = [], False
     for low, high in zip(cuts, cuts[1:]):
@@ -188,11 +189,11 @@ def render_document(record: dict[str, Any], start: int, end: int, highlights: li
             body.append(f'<span class="qa-span"{anchor}>{piece}</span>')
         else:
             body.append(piece)
-    page = page_at(record.get("pages") or [], start)
+    page = record.page_at(start)
     meta = " · ".join(
         part
         for part in (
-            esc(Path(record["source"]).name or record["source"]),
+            esc(Path(record.source).name or record.source),
             f"page {page}" if page else "",
             f"source [{n}]" if n else "",
         )
@@ -200,7 +201,7 @@ def render_document(record: dict[str, Any], start: int, end: int, highlights: li
     )
     return (
         f'<div class="qa-doc"><div class="qa-doc-head"><div class="qa-doc-heading">'
-        f'<div class="qa-doc-title">{esc(record["title"])}</div><div class="qa-doc-meta">{meta}</div></div>'
+        f'<div class="qa-doc-title">{esc(record.title)}</div><div class="qa-doc-meta">{meta}</div></div>'
         f'<button type="button" class="qa-close" aria-label="Close the document">×</button></div>'
         f'<div class="qa-doc-body">{"".join(body)}</div></div>'
     )
@@ -231,11 +232,11 @@ def header_html(qa: QA, compact: bool) -> str:
 
 def example_questions(qa: QA, limit: int = 3) -> list[str]:
     """A few questions the index really answers: known ones for the seeds, else one per document title."""
-    documents = qa.store.documents()
-    names = {Path(d["source"]).name for d in documents}
+    documents = qa.documents()
+    names = {Path(d.source).name for d in documents}
     candidates = [q for name, questions in SEED_EXAMPLES.items() if name in names for q in questions]
     for document in documents:
-        title = _squash(document["title"]).strip().rstrip("….")
+        title = _squash(document.title).strip().rstrip("….")
         if 3 <= len(title.split()) <= 14:
             candidates.append(f"What does “{title}” report?")
     answerable = []
@@ -251,47 +252,51 @@ def _asset(name: str) -> str:
     return (STATIC / name).read_text(encoding="utf-8")
 
 
-def build_ui(qa: QA, compact: bool = False) -> gr.Blocks:
-    """The chat page (or, `compact`, the phone-sized widget), with `/ask` returning `qa ask --json`'s object."""
-    settings = qa.settings
-    examples = example_questions(qa, 2 if compact else 3)
+class ChatHandlers:
+    """What the chat's events do, bound to one engine."""
 
-    def check_question(question: Any) -> str:
-        if not isinstance(question, str) or not question.strip():
-            raise gr.Error("Type a question first.")
-        if len(question) > settings.max_question_chars:
-            raise gr.Error(f"The question is too long ({len(question)} characters; the limit is {settings.max_question_chars}).")
-        return question.strip()
+    def __init__(self, qa: QA) -> None:
+        self.qa = qa
 
-    def ask(question: str, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def check_question(self, question: Any) -> str:
+        """The question, stripped, or a gr.Error saying why it cannot be asked."""
+        try:
+            return self.qa.validate_question(question).strip()
+        except QuestionError as error:
+            raise gr.Error(str(error)) from error
+
+    def ask(self, question: str, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """Answer `question` (follow-ups use `history`, role/content dicts) as `python -m qa ask --json` does."""
         if history is not None and not (isinstance(history, list) and all(isinstance(t, dict) for t in history)):
             raise gr.Error("history must be a list of {'role': ..., 'content': ...} objects.")
-        return qa.ask(check_question(question), history or []).to_dict()
+        return self.qa.ask(self.check_question(question), history or []).to_dict()
 
-    def add_question(message: str, shown: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]], str]:
+    def add_question(self, message: str, shown: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]], str]:
+        """Show the question at once, with a pending answer, and hand it to `answer_question`."""
         if not message.strip():
             return message, shown, ""
         return "", [*shown, {"role": "user", "content": esc(message.strip())}, {"role": "assistant", "content": PENDING}], message
 
-    def pick_example(shown: list[dict[str, Any]], selection: gr.SelectData) -> tuple[str, list[dict[str, Any]], str]:
-        return add_question(selection.value["text"], shown)
+    def pick_example(self, shown: list[dict[str, Any]], selection: gr.SelectData) -> tuple[str, list[dict[str, Any]], str]:
+        """An example question clicked: asked like a typed one."""
+        return self.add_question(selection.value["text"], shown)
 
-    def answer_question(question: str, shown: list[dict[str, Any]], history: list[dict[str, str]]):
+    def answer_question(self, question: str, shown: list[dict[str, Any]], history: list[dict[str, str]]):
+        """Replace the pending answer with the rendered one and remember the turn."""
         if not question.strip():
             return shown, history
         try:
-            answer = qa.ask(check_question(question), history)
+            answer = self.qa.ask(self.check_question(question), history)
         except gr.Error as error:
             return [*shown[:-1], {"role": "assistant", "content": render_error(str(error.message))}], history
         turns = [{"role": "user", "content": answer.question}, {"role": "assistant", "content": answer.answer}]
         return [*shown[:-1], {"role": "assistant", "content": render_answer(answer)}], [*history, *turns]
 
-    def open_document(key: str) -> str:
+    def open_document(self, key: str) -> str:
         """The full document for a clicked marker or source (the key comes from `citation_key`)."""
         try:
             wanted = json.loads(key)
-            record = qa.store.document(str(wanted["doc"]))
+            record = self.qa.document(str(wanted["doc"]))
             spans = [[int(s), int(e)] for s, e in wanted.get("hl", [])]
             start, end, n = int(wanted["start"]), int(wanted["end"]), int(wanted.get("n") or 0)
         except (TypeError, ValueError, KeyError):
@@ -300,37 +305,36 @@ def build_ui(qa: QA, compact: bool = False) -> gr.Blocks:
             return render_error("This document is no longer in the index; ask again to get fresh sources.")
         return render_document(record, start, end, spans, n or None)
 
+
+def build_ui(qa: QA, compact: bool = False) -> gr.Blocks:
+    """The chat page (or, `compact`, the phone-sized widget), with `/ask` returning `qa ask --json`'s object."""
+    handlers = ChatHandlers(qa)
+    concurrency = qa.settings.server.concurrency
+
+    # Gradio marks the functions it exposes with attributes, which bound methods cannot carry.
+    def open_document(key: str) -> str:
+        """The full document for a clicked marker or source."""
+        return handlers.open_document(key)
+
+    def ask(question: str, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Answer `question` (follow-ups use `history`, role/content dicts) as `python -m qa ask --json` does."""
+        return handlers.ask(question, history)
+
+    examples = example_questions(qa, 2 if compact else 3)
     head = f"<style>{_asset('chat.css')}</style>"
     with gr.Blocks(title=TITLE, fill_height=compact) as demo:
         with gr.Column(scale=1, elem_classes=["qa-app", "qa-compact" if compact else "qa-full"]):
             header = gr.HTML(header_html(qa, compact), head=head, elem_classes=["qa-header-block"])
             with gr.Row(equal_height=False, elem_classes=["qa-main"]):
                 with gr.Column(scale=3, min_width=300, elem_classes=["qa-chat-column"]):
-                    chatbot = gr.Chatbot(
-                        autoscroll=False,
-                        elem_id="qa-chat",
-                        show_label=False,
-                        # The widget's iframe is the whole viewport: the chat takes what the title and input leave.
-                        height="calc(100vh - 215px)" if compact else "68vh",
-                        min_height=220 if compact else 420,
-                        render_markdown=False,
-                        sanitize_html=True,
-                        allow_tags=False,
-                        latex_delimiters=[],
-                        buttons=[],
-                        feedback_options=None,
-                        layout="panel",
-                        placeholder=None,
-                        examples=[{"text": q} for q in examples] or None,
-                        scale=1,
-                    )
+                    chatbot = _chatbot(compact, examples)
                     with gr.Row(elem_classes=["qa-input-row"]):
                         box = gr.Textbox(
                             placeholder="Ask a question about the documents…",
                             show_label=False,
                             lines=1,
                             max_lines=4,
-                            max_length=settings.max_question_chars,
+                            max_length=qa.settings.max_question_chars,
                             autofocus=not compact,
                             scale=5,
                             container=False,
@@ -348,24 +352,39 @@ def build_ui(qa: QA, compact: bool = False) -> gr.Blocks:
         history = gr.State([])
         pending = gr.State("")
 
-        answer_options = dict(
-            concurrency_limit=settings.concurrency, concurrency_id="answer", api_visibility="private", show_progress="hidden"
-        )
-        for event in (box.submit, send.click):
-            event(add_question, [box, chatbot], [box, chatbot, pending], queue=False, api_visibility="private").then(
-                answer_question, [pending, chatbot, history], [chatbot, history], **answer_options
-            )
-        chatbot.example_select(
-            pick_example,
-            [chatbot],
-            [box, chatbot, pending],
-            queue=False,
-            api_visibility="private",
-        ).then(answer_question, [pending, chatbot, history], [chatbot, history], **answer_options)
+        def answered(event: Any) -> None:
+            # The quick step shows the question at once; answering then queues with its own concurrency.
+            event.then(handlers.answer_question, [pending, chatbot, history], [chatbot, history], concurrency_limit=concurrency,
+                       concurrency_id="answer", api_visibility="private", show_progress="hidden")
+
+        for submitted in (box.submit, send.click):
+            answered(submitted(handlers.add_question, [box, chatbot], [box, chatbot, pending], queue=False, api_visibility="private"))
+        answered(chatbot.example_select(handlers.pick_example, [chatbot], [box, chatbot, pending], queue=False, api_visibility="private"))
         new.click(lambda: ([], [], "", viewer_placeholder()), None, [chatbot, history, box, viewer], queue=False, api_visibility="private")
         # The chat's own trash button clears the display; the remembered turns must go with it.
         chatbot.clear(lambda: ([], viewer_placeholder()), None, [history, viewer], queue=False, api_visibility="private")
         demo.load(lambda: header_html(qa, compact), None, header, queue=False, api_visibility="private", show_progress="hidden")
-        gr.api(ask, api_name="ask", concurrency_limit=settings.concurrency, concurrency_id="answer")
-    demo.queue(default_concurrency_limit=settings.concurrency)
+        gr.api(ask, api_name="ask", concurrency_limit=concurrency, concurrency_id="answer")
+    demo.queue(default_concurrency_limit=concurrency)
     return demo
+
+
+def _chatbot(compact: bool, examples: list[str]) -> gr.Chatbot:
+    return gr.Chatbot(
+        autoscroll=False,
+        elem_id="qa-chat",
+        show_label=False,
+        # The widget's iframe is the whole viewport: the chat takes what the title and input leave.
+        height="calc(100vh - 215px)" if compact else "68vh",
+        min_height=220 if compact else 420,
+        render_markdown=False,
+        sanitize_html=True,
+        allow_tags=False,
+        latex_delimiters=[],
+        buttons=[],
+        feedback_options=None,
+        layout="panel",
+        placeholder=None,
+        examples=[{"text": q} for q in examples] or None,
+        scale=1,
+    )

@@ -1,0 +1,90 @@
+"""Extractive answers: the best verbatim sentences of the retrieved passages, each with its citation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import AnswerSettings
+from ..models import Answer, Citation, Passage
+from ..text import TermWeights, terms
+from .sentences import ScoredSentence, score_sentences
+from .short_answer import short_answer
+
+NOT_FOUND = "I couldn't find this in the documents."
+
+
+class Answerer:
+    """Composes a cited extractive answer from retrieved passages (it never reads the store)."""
+
+    def __init__(self, settings: AnswerSettings) -> None:
+        self.settings = settings
+
+    def answer(self, question: str, query: str, query_vector: np.ndarray, passages: list[Passage],
+               words_from: str, weights: TermWeights) -> Answer:
+        """Pick answer sentences from `passages` for `question` (`query` is the follow-up-resolved text).
+
+        Word overlap follows `words_from` with its `weights` (the question's own words when it has
+        some: a follow-up's words say what it wants); meaning follows the resolved query vector."""
+        scored = score_sentences(words_from, query_vector, passages, weights, self.settings)
+        if not scored:
+            return self._abstain(question, passages, 0.0)
+        best = scored[0]
+        coverage = weights.coverage if self.settings.confidence_uses_coverage else 1.0
+        confidence = round(min(1.0, max(0.0, best.score * coverage)), 4)
+        if confidence < self.settings.abstain_threshold:
+            return self._abstain(question, passages, confidence)
+        chosen = self._extra_sentences(best, scored[1:])
+        citations, numbers = self._citations(passages, chosen)
+        text = " ".join(f"{s.text} [{numbers[s.passage_index]}]" for s in chosen)
+        short = short_answer(question, best.text, query)
+        return Answer(question, text, short, False, confidence, citations)
+
+    def _extra_sentences(self, best: ScoredSentence, others: list[ScoredSentence]) -> list[ScoredSentence]:
+        """The best sentence, then up to max_sentences - 1 others scoring close enough to it."""
+        chosen = [best]
+        remaining = list(others)
+        while remaining and len(chosen) < self.settings.max_sentences:
+            cited = {s.passage_index for s in chosen}
+
+            def lifted(sentence: ScoredSentence) -> float:
+                return sentence.score + self.settings.same_passage_bonus * (sentence.passage_index in cited)
+
+            candidate = max(remaining, key=lifted)
+            remaining.remove(candidate)
+            if lifted(candidate) < best.score * self.settings.extra_sentence_ratio:
+                break
+            if not any(terms(candidate.text) == terms(c.text) for c in chosen):
+                chosen.append(candidate)
+        return chosen
+
+    def _citations(self, passages: list[Passage], chosen: list[ScoredSentence]) -> tuple[list[Citation], dict[int, int]]:
+        """Cited passages first, numbered in order of use, then the other retrieved passages."""
+        numbers: dict[int, int] = {}
+        for sentence in chosen:
+            numbers.setdefault(sentence.passage_index, len(numbers) + 1)
+        for index in range(len(passages)):
+            numbers.setdefault(index, len(numbers) + 1)
+        citations = []
+        for index, n in sorted(numbers.items(), key=lambda item: item[1]):
+            highlights = [[s.start, s.end] for s in chosen if s.passage_index == index]
+            citations.append(_citation(n, passages[index], highlights))
+        return citations, numbers
+
+    def _abstain(self, question: str, passages: list[Passage], confidence: float) -> Answer:
+        citations = [_citation(n, p, []) for n, p in enumerate(passages, 1)]
+        return Answer(question, NOT_FOUND, None, True, round(confidence, 4), citations)
+
+
+def _citation(n: int, passage: Passage, highlights: list[list[int]]) -> Citation:
+    return Citation(
+        n=n,
+        doc_id=passage.doc_id,
+        source=passage.source,
+        title=passage.title,
+        passage=passage.text,
+        start=passage.start,
+        end=passage.end,
+        highlights=highlights,
+        page=passage.page,
+        score=round(float(passage.score), 6),
+    )

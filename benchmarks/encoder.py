@@ -24,7 +24,7 @@ def mrr_at_10(passage_vectors: np.ndarray, passage_ids: list[str], question_vect
     """Mean reciprocal rank of the gold passage in the exact top 10."""
     top = np.argsort(-(question_vectors @ passage_vectors.T), axis=1)[:, :10]
     total = 0.0
-    for row, wanted in zip(top, gold):
+    for row, wanted in zip(top, gold, strict=True):
         ranked = [passage_ids[i] for i in row]
         total += 1 / (ranked.index(wanted) + 1) if wanted in ranked else 0.0
     return total / len(gold)

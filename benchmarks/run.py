@@ -108,7 +108,7 @@ def measure_size(encoder, settings: Settings, pool, size: int, questions: int) -
     query_vectors = pool.question_vectors[:questions]
     dense_ms, lexical_ms, search_ms = [], [], []
     fusion = settings.fusion
-    for question, vector in zip(asked, query_vectors):
+    for question, vector in zip(asked, query_vectors, strict=True):
         began = time.perf_counter()
         dense = dense_candidates(qa.store.vector_snapshot(), vector, fusion.candidates)
         middle = time.perf_counter()
@@ -148,7 +148,7 @@ def _recall_at_10(qa: QA, folder: Path, queries: np.ndarray) -> float:
         best, best_ids = np.take_along_axis(merged, order, 1), np.take_along_axis(merged_ids, order, 1)
     vectors = qa.store.vector_snapshot()
     found = [{i for i, _ in vectors.search(q, 10)} for q in queries]
-    return sum(len(f & set(t.tolist())) for f, t in zip(found, best_ids)) / (10 * len(queries))
+    return sum(len(f & set(t.tolist())) for f, t in zip(found, best_ids, strict=True)) / (10 * len(queries))
 
 
 def _signature(encoder, settings: Settings) -> dict[str, str]:
@@ -297,18 +297,23 @@ def table(results: dict) -> str:
     for size, f in results["sizes"].items():
         target = {"100000": "<= 1.5x", "1000000": "<= 2x"}.get(size, "")
         n = f"{int(size):,}"
-        lines.append(f"| ask p50, {n} chunks ({f['vector_index']['kind']}) | {f['ask_p50_ms']} ms | encode p50 {encode} ms | {f['ask_p50_ratio']}x | {target} |")
+        kind = f["vector_index"]["kind"]
+        lines.append(f"| ask p50, {n} chunks ({kind}) | {f['ask_p50_ms']} ms | encode p50 {encode} ms | {f['ask_p50_ratio']}x | {target} |")
         lines.append(f"| ask p95, {n} chunks | {f['ask_p95_ms']} ms | encode p50 {encode} ms | {f['ask_p95_ratio']}x | |")
-        lines.append(f"| search alone p50 (FAISS+BM25+fusion), {n} | {f['search_p50_ms']} ms (dense {f['dense_p50_ms']}, BM25 {f['bm25_p50_ms']}) | encode p50 {encode} ms | {f['search_p50_ratio']}x | |")
+        parts = f"dense {f['dense_p50_ms']}, BM25 {f['bm25_p50_ms']}"
+        lines.append(f"| search alone p50 (FAISS+BM25+fusion), {n} | {f['search_p50_ms']} ms ({parts}) | encode p50 {encode} ms "
+                     f"| {f['search_p50_ratio']}x | |")
         lines.append(f"| FAISS recall@10 vs exact, {n} | {f['recall_at_10']} | 1.0 | | >= 0.98 |")
         if "peak_rss_mb" in f:
             lines.append(f"| peak RSS serving {n} | {f['peak_rss_mb']} MB | | | {'<= 2560 MB' if size == '1000000' else ''} |")
     if "indexing" in results:
         i = results["indexing"]
-        lines.append(f"| `qa index` SQuAD ({i['chunks']} chunks) | {i['index_chunks_per_s']} chunks/s | encode {i['bare_encode_chunks_per_s']} chunks/s | {i['ratio']}x | >= 0.9x |")
+        lines.append(f"| `qa index` SQuAD ({i['chunks']} chunks) | {i['index_chunks_per_s']} chunks/s "
+                     f"| encode {i['bare_encode_chunks_per_s']} chunks/s | {i['ratio']}x | >= 0.9x |")
     if "startup" in results:
         s = results["startup"]
-        lines.append(f"| start-up to first answer, {s['chunks']:,} chunks | {s['app_first_answer_s']} s | model load {s['bare_model_load_s']} s | {s['ratio']}x | <= 1.3x |")
+        lines.append(f"| start-up to first answer, {s['chunks']:,} chunks | {s['app_first_answer_s']} s "
+                     f"| model load {s['bare_model_load_s']} s | {s['ratio']}x | <= 1.3x |")
     return "\n".join(lines)
 
 

@@ -101,8 +101,10 @@ def build_store(folder: Path, chunks: int, pool: Pool, signature: dict[str, str]
                 chunk_rows.append((chunk_id, doc_id, ordinal, start, end))
                 fts_rows.append((chunk_id, title, body[start:end]))
             row = d * per_doc
-            sentence_rows.extend((doc_id, s, e, sentence16[row + i].tobytes()) for i, (s, e) in enumerate(zip(doc_begins, doc_ends)))
-        db.executemany("INSERT INTO documents(doc_id, source, title, text, content_hash, pages, root, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", document_rows)
+            spans = enumerate(zip(doc_begins, doc_ends, strict=True))
+            sentence_rows.extend((doc_id, s, e, sentence16[row + i].tobytes()) for i, (s, e) in spans)
+        db.executemany("INSERT INTO documents(doc_id, source, title, text, content_hash, pages, root, indexed_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", document_rows)
         db.executemany("INSERT INTO chunks(id, doc_id, ordinal, start, end) VALUES (?, ?, ?, ?, ?)", chunk_rows)
         db.executemany("INSERT INTO chunks_fts(rowid, title, body) VALUES (?, ?, ?)", fts_rows)
         db.executemany("INSERT INTO sentences(doc_id, start, end, vector) VALUES (?, ?, ?, ?)", sentence_rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 
 from .models import Chunk, Document, Sentence
 
@@ -69,7 +70,7 @@ def _split_paragraph(text: str, start: int, end: int) -> list[tuple[int, int]]:
         if _ends_sentence(text, match.start(), match.end(), end):
             cuts.append(match.end())
     cuts = sorted(set(cuts)) + [end]
-    return [(a, b) for a, b in zip(cuts, cuts[1:]) if a < b]
+    return [(a, b) for a, b in pairwise(cuts) if a < b]
 
 
 def _line_breaks(text: str, start: int, end: int) -> list[int]:
@@ -199,14 +200,14 @@ def _split_words(body: str, count_tokens: TokenCounter, budget: int) -> list[tup
     counts = count_tokens([body[a:b] for a, b in words])
     # A word over budget (a URL, a blob) is cut by characters: a WordPiece token spans >= 1 char.
     fitted: list[tuple[tuple[int, int], int]] = []
-    for (a, b), n in zip(words, counts):
+    for (a, b), n in zip(words, counts, strict=True):
         if n <= budget:
             fitted.append(((a, b), n))
         else:
             fitted.extend(((s, min(s + budget, b)), min(budget, b - s)) for s in range(a, b, budget))
     words, counts = [span for span, _ in fitted], [n for _, n in fitted]
-    spans, start, used = [], None, 0
-    for (a, b), n in zip(words, counts):
+    spans, start, used, prev_end = [], None, 0, 0
+    for (a, b), n in zip(words, counts, strict=True):
         if start is not None and used + n > budget:
             spans.append((start, prev_end))
             start, used = None, 0

@@ -47,10 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", type=Path, required=True, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv")
     evaluate.add_argument("--limit", type=int, help="ask only the first N questions (of each question set)")
     evaluate.add_argument("--json", action="store_true", help="print the figures as one JSON object")
-    evaluate.add_argument("--report", type=Path, help="write a Markdown report here, a confidence plot (.png) and per-question outcomes (.jsonl) beside it")
-    evaluate.add_argument("--unanswerable", type=Path, help="queries.jsonl of questions the corpus cannot answer; reports the share declined")
+    evaluate.add_argument("--report", type=Path,
+                          help="write a Markdown report here, a confidence plot (.png) and per-question outcomes (.jsonl) beside it")
+    evaluate.add_argument("--unanswerable", type=Path,
+                          help="queries.jsonl of questions the corpus cannot answer; reports the share declined")
     evaluate.add_argument("--out-of-corpus", type=Path, nargs="+", metavar="PATH",
-                          help="files/folders (e.g. seeds/) indexed alone in INDEX_DIR/out-of-corpus; the data set's questions are asked against them and must be declined")
+                          help="files/folders (e.g. seeds/) indexed alone in INDEX_DIR/out-of-corpus; "
+                          "the data set's questions are asked against them and must be declined")
     evaluate.add_argument("--rebuild", action="store_true", help="discard the evaluation index and build it anew")
 
     sub.add_parser("settings", help="list every setting: its QA_* variable, current value, what it allows")

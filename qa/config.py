@@ -37,7 +37,7 @@ def default_docs_dir() -> Path:
     return PROJECT_ROOT / "seeds" if in_checkout() else Path("docs")
 
 
-class FusionMode(str, enum.Enum):
+class FusionMode(enum.StrEnum):
     """How the dense and lexical rankings become one."""
 
     RRF = "rrf"  # reciprocal-rank fusion of both
@@ -279,7 +279,7 @@ class Settings(_Checked):
     server: ServerSettings = field(default_factory=ServerSettings)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then `QA_<NAME>` variables, then non-None keyword overrides (flags).
 
         A keyword is a variable's name without `QA_`, lower-cased (`top_k`, `chunk_tokens`), or a
@@ -292,7 +292,7 @@ class Settings(_Checked):
                 values[spec.key] = _coerce(spec, f, raw)
         return _build({**values, **{k: v for k, v in overrides.items() if v is not None}})
 
-    def with_(self, **changes: Any) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         """A copy with some settings changed (same keywords as `from_env`)."""
         return _build({**self.values(), **changes})
 

@@ -10,7 +10,7 @@ import re
 import string
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -242,7 +242,9 @@ def ask_all(
     return outcomes
 
 
-def summarize(answerable: Sequence[Outcome], gold: dict[str, frozenset[str]], others: dict[str, Sequence[Outcome]]) -> dict[str, float | int | None]:
+def summarize(
+    answerable: Sequence[Outcome], gold: dict[str, frozenset[str]], others: Mapping[str, Sequence[Outcome]]
+) -> dict[str, float | int | None]:
     """Retrieval, answer, citation, abstention and latency figures (shares in 0..1)."""
     n = len(answerable)
     ranks = [o.gold_rank for o in answerable]
@@ -381,7 +383,7 @@ def plot_confidence(groups: dict[str, list[float]], threshold: float, path: Path
     bins = np.linspace(min(values + [threshold]) - 0.01, max(values + [threshold]) + 0.01, 50)
     for label, confidences in sorted(groups.items()):
         if confidences:
-            axes.hist(confidences, bins=bins, alpha=0.5, density=True, label=f"{label} ({len(confidences)})")
+            axes.hist(confidences, bins=bins.tolist(), alpha=0.5, density=True, label=f"{label} ({len(confidences)})")
     axes.axvline(threshold, color="black", linestyle="--", label=f"abstain threshold {threshold}")
     axes.set_xlabel("answer confidence")
     axes.set_ylabel("density")

@@ -335,7 +335,7 @@ class Store:
             )
             assert cursor.lastrowid is not None
             ids.append(cursor.lastrowid)
-        self.lexical.add([LexicalEntry(i, doc.title, chunk.text) for i, chunk in zip(ids, prepared.chunks)])
+        self.lexical.add([LexicalEntry(i, doc.title, chunk.text) for i, chunk in zip(ids, prepared.chunks, strict=True)])
         vectors16 = prepared.sentence_vectors.astype(np.float16)
         db.executemany(
             "INSERT INTO sentences(doc_id, start, end, vector) VALUES (?, ?, ?, ?)",
@@ -378,7 +378,8 @@ class Store:
         ).fetchone()
         if row is None:
             return None
-        return StoredDocument(*row[:7], pages=json.loads(row[7]))
+        doc_id, title, source, chunks, indexed_at, text, content_hash, pages = row
+        return StoredDocument(doc_id, title, source, chunks, indexed_at, text, content_hash, json.loads(pages))
 
     def documents(self) -> list[DocumentSummary]:
         """Every document's id, title, source, chunk count and index time."""

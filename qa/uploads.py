@@ -40,7 +40,7 @@ class UploadId:
         return ID_PREFIX + self.file_name + (f"#{self.record}" if self.record else "")
 
     @classmethod
-    def parse(cls, doc_id: str) -> "UploadId | None":
+    def parse(cls, doc_id: str) -> UploadId | None:
         """The parts of an upload id, or None for a document that was not uploaded."""
         if not doc_id.startswith(ID_PREFIX):
             return None
@@ -105,7 +105,7 @@ def screen(files: Sequence[tuple[str | None, bytes]]) -> tuple[list[tuple[str, b
     return named, skipped
 
 
-def ingest(qa: "QA", folder: Path, files: list[tuple[str, bytes]]) -> UploadReport:
+def ingest(qa: QA, folder: Path, files: list[tuple[str, bytes]]) -> UploadReport:
     """Index uploaded files and keep the usable ones in `folder`; a bad file replaces nothing."""
     folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
@@ -127,7 +127,7 @@ def ingest(qa: "QA", folder: Path, files: list[tuple[str, bytes]]) -> UploadRepo
     return UploadReport(report.added, report.updated, report.unchanged, skipped, report.chunks)
 
 
-def remove(qa: "QA", folder: Path, doc_id: str) -> None:
+def remove(qa: QA, folder: Path, doc_id: str) -> None:
     """Delete a document from the index, and its uploaded file once no record of it is left."""
     qa.delete([doc_id])
     upload = UploadId.parse(doc_id)

@@ -31,7 +31,7 @@ def encoder():
 
 
 @pytest.fixture
-def make_qa(encoder, tmp_path_factory) -> Callable[..., "object"]:
+def make_qa(encoder, tmp_path_factory) -> Callable[..., object]:
     """Factory: a QA engine on a fresh index folder, sharing the session's model."""
     from qa.config import Settings
     from qa.engine import QA

@@ -59,7 +59,8 @@ def test_covered_questions_are_answered(seeds_qa, question: str, expected: str, 
 
 @pytest.mark.parametrize(
     "question",
-    ["What is the capital of Australia?", "How do I bake sourdough bread?", "Who won the 1998 football World Cup?", "What is the boiling point of water?"],
+    ["What is the capital of Australia?", "How do I bake sourdough bread?", "Who won the 1998 football World Cup?",
+     "What is the boiling point of water?"],
 )
 def test_questions_the_documents_do_not_cover_abstain(seeds_qa, question: str) -> None:
     answer = seeds_qa.ask(question)

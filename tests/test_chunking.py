@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from qa.chunking import chunk_document, is_debris, split_sentences
@@ -51,7 +53,8 @@ def test_terminal_punctuation_inside_quotes_ends_the_sentence() -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["728 x 90", "Sign up to receive our latest news!", "By submitting this form, I agree to the terms.", "Subscribe to our newsletter", "Accept all cookies"],
+    ["728 x 90", "Sign up to receive our latest news!", "By submitting this form, I agree to the terms.", "Subscribe to our newsletter",
+     "Accept all cookies"],
 )
 def test_web_debris_is_flagged(line: str) -> None:
     assert is_debris(line)
@@ -59,7 +62,8 @@ def test_web_debris_is_flagged(line: str) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["HRM also reported that more than 12,000 people were arrested on Nov. 15.", "The terms of the agreement were signed in 2019.", "Iran, November 2, 2019—The uprising"],
+    ["HRM also reported that more than 12,000 people were arrested on Nov. 15.", "The terms of the agreement were signed in 2019.",
+     "Iran, November 2, 2019—The uprising"],
 )
 def test_real_sentences_are_not_debris(line: str) -> None:
     assert not is_debris(line)
@@ -90,7 +94,7 @@ def test_chunks_fit_the_token_budget_and_overlap_by_a_sentence(encoder) -> None:
         chunks = chunk_document(doc, encoder.count_tokens, budget, 1)
         for chunk in chunks:
             assert encoder.count_tokens([chunk.text])[0] <= budget
-        for before, after in zip(chunks, chunks[1:]):
+        for before, after in pairwise(chunks):
             if after.sentences[0].start < before.end:
                 assert after.sentences[0] == before.sentences[-1]
 

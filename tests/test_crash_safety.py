@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.config import Settings
+from qa.config import CRASH_POINTS, Settings
 from qa.engine import QA
-from qa.config import CRASH_POINTS
 
 from .conftest import ROOT, SEEDS
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EVAL_DIR, SEEDS
 from qa.cli import main
 from qa.evaluation import (
     answer_sentences,
@@ -18,6 +17,8 @@ from qa.evaluation import (
     load_eval_set,
     normalize_answer,
 )
+
+from .conftest import EVAL_DIR, SEEDS
 
 SQUAD = EVAL_DIR / "squad2-dev"
 SAMPLE_QUESTIONS = 200

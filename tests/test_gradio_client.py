@@ -12,7 +12,6 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-
 ROOT = Path(__file__).resolve().parent.parent
 ARRESTS = "How many people were arrested on Nov. 15?"
 

@@ -80,8 +80,8 @@ def test_a_process_pool_prepares_the_same_chunks_and_vectors_as_this_process(mak
         rows = "SELECT start, end FROM chunks WHERE doc_id = ? ORDER BY ordinal"
         assert pooled.store.db.execute(rows, (doc_id,)).fetchall() == seeds_qa.store.db.execute(rows, (doc_id,)).fetchall()
     ours, theirs = (qa.store.vector_snapshot().contents() for qa in (pooled, seeds_qa))
-    by_id = dict(zip(theirs[1].tolist(), theirs[0]))
+    by_id = dict(zip(theirs[1].tolist(), theirs[0], strict=True))
     # Chunk ids follow insertion order in both indexes, so they pair up one to one.
     assert sorted(ours[1].tolist()) == sorted(by_id)
-    assert min(float(v @ by_id[i]) for v, i in zip(ours[0], ours[1].tolist())) >= 0.9999
+    assert min(float(v @ by_id[i]) for v, i in zip(ours[0], ours[1].tolist(), strict=True)) >= 0.9999
     assert cited(pooled.ask(ARRESTS)) == cited(seeds_qa.ask(ARRESTS))

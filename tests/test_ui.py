@@ -6,9 +6,10 @@ import json
 from html.parser import HTMLParser
 
 import gradio as gr
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from qa.models import Answer, Citation
+from qa.models import Answer, Citation, StoredDocument
 from qa.web.ui import build_ui, citation_key, example_questions, render_answer, render_document, snippet_html, source_card
 
 ARRESTS = "How many people were arrested on Nov. 15?"
@@ -46,6 +47,11 @@ class Markup(HTMLParser):
         if self._in_mark:
             self.marks[-1] += data
 
+
+
+def stored(title: str, source: str, text: str, pages: list[list[int]] | None = None) -> StoredDocument:
+    """A document as `QA.document` returns it."""
+    return StoredDocument(source, title, source, 1, 0.0, text, "hash", pages or [])
 
 def parse(fragment: str) -> Markup:
     markup = Markup()
@@ -93,7 +99,7 @@ def test_document_marks_exact_cited_span_and_scroll_target(seeds_qa):
 
 
 def test_document_shows_page_breaks_for_paged_formats():
-    record = {"title": "Report", "source": "docs/report.pdf", "text": "First page.Second page.", "pages": [[0, 11, 1], [11, 23, 2]]}
+    record = stored("Report", "docs/report.pdf", "First page.Second page.", [[0, 11, 1], [11, 23, 2]])
     rendered = render_document(record, 11, 23, [[11, 23]], 1)
     assert "Page 2</span><mark" in rendered and "report.pdf · page 2 · source [1]" in rendered
 
@@ -108,7 +114,7 @@ def test_markers_come_only_from_the_answerer_not_from_document_text():
 
 def test_hostile_document_text_is_escaped_everywhere():
     answer = hostile_answer(HOSTILE)
-    record = {"title": HOSTILE, "source": "docs/" + HOSTILE, "text": answer.citations[0].passage, "pages": []}
+    record = stored(HOSTILE, "docs/" + HOSTILE, answer.citations[0].passage)
     for fragment in (render_answer(answer), render_document(record, 0, 10, [[8, 20]], 1)):
         markup = parse(fragment)
         assert set(markup.tags) <= OUR_TAGS and markup.attributes <= OUR_ATTRIBUTES

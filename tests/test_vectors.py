@@ -39,7 +39,7 @@ def real_vectors(encoder) -> tuple[np.ndarray, np.ndarray]:
 def recall_at_10(index, corpus: np.ndarray, ids: np.ndarray, queries: np.ndarray) -> float:
     """Share of the exact top 10 that `index` also returns in its top 10."""
     exact = np.argsort(-(queries @ corpus.T), axis=1)[:, :10]
-    found = [len({i for i, _ in index.search(q, 10)} & set(ids[row].tolist())) for q, row in zip(queries, exact)]
+    found = [len({i for i, _ in index.search(q, 10)} & set(ids[row].tolist())) for q, row in zip(queries, exact, strict=True)]
     return sum(found) / (10 * len(queries))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from ..config import AnswerSettings
@@ -44,11 +46,7 @@ class Answerer:
         chosen = [best]
         remaining = list(others)
         while remaining and len(chosen) < self.settings.max_sentences:
-            cited = {s.passage_index for s in chosen}
-
-            def lifted(sentence: ScoredSentence) -> float:
-                return sentence.score + self.settings.same_passage_bonus * (sentence.passage_index in cited)
-
+            lifted = partial(self._lifted, cited={s.passage_index for s in chosen})
             candidate = max(remaining, key=lifted)
             remaining.remove(candidate)
             if lifted(candidate) < best.score * self.settings.extra_sentence_ratio:
@@ -56,6 +54,10 @@ class Answerer:
             if not any(terms(candidate.text) == terms(c.text) for c in chosen):
                 chosen.append(candidate)
         return chosen
+
+    def _lifted(self, sentence: ScoredSentence, cited: set[int]) -> float:
+        """A sentence's score with the bonus for coming from a passage the answer already cites."""
+        return sentence.score + self.settings.same_passage_bonus * (sentence.passage_index in cited)
 
     def _citations(self, passages: list[Passage], chosen: list[ScoredSentence]) -> tuple[list[Citation], dict[int, int]]:
         """Cited passages first, numbered in order of use, then the other retrieved passages."""

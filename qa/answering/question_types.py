@@ -27,9 +27,12 @@ PATTERNS = {
 }
 
 _QUESTION_TYPES = [
-    ("date", re.compile(r"^\s*(when|what (year|date|day|month|time|decade|century)|which (year|date|day|month|decade|century)|in what year)\b", re.I)),
-    ("number", re.compile(r"\b(how (many|much|long|old|far|large|big|tall|high)|what (number|percentage|amount|proportion)|how often)\b", re.I)),
-    ("person", re.compile(r"^\s*(who|whom|whose)\b|\b(which|what) (person|man|woman|leader|president|king|queen|author|organi[sz]ation|group|company)\b", re.I)),
+    ("date", re.compile(r"^\s*(when|what (year|date|day|month|time|decade|century)"
+                        r"|which (year|date|day|month|decade|century)|in what year)\b", re.I)),
+    ("number", re.compile(r"\b(how (many|much|long|old|far|large|big|tall|high)"
+                          r"|what (number|percentage|amount|proportion)|how often)\b", re.I)),
+    ("person", re.compile(r"^\s*(who|whom|whose)\b|\b(which|what) "
+                          r"(person|man|woman|leader|president|king|queen|author|organi[sz]ation|group|company)\b", re.I)),
     ("place", re.compile(r"^\s*where\b|\b(which|what) (city|country|place|state|region|province|town|square|continent|river)\b", re.I)),
 ]
 

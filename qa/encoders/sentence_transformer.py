@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..errors import ModelNotFoundError
 from . import offline, resolve_model_path
 
 
@@ -22,8 +23,10 @@ class SentenceTransformerEncoder:
         transformers_logging.disable_progress_bar()
         self.path = resolve_model_path(model)
         self.model = SentenceTransformer(str(self.path), device=device, local_files_only=True)
-        self.dimension = int(self.model.get_embedding_dimension())
-        self.max_tokens = int(self.model.max_seq_length)
+        dimension, max_tokens = self.model.get_embedding_dimension(), self.model.max_seq_length
+        if dimension is None or max_tokens is None:
+            raise ModelNotFoundError(f"The model at {self.path} does not say its vector size and token limit.")
+        self.dimension, self.max_tokens = int(dimension), int(max_tokens)
         self.name = self.path.name if model else "all-MiniLM-L6-v2"
         self.batch_size = batch_size
         # Fast tokenizers are not safe to call from several threads at once.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -42,7 +42,7 @@ def gather(found: Iterable[Document | Skipped]) -> tuple[list[Document], list[Sk
     return list(documents.values()), skipped, roots
 
 
-def plan(documents: Iterable[Document], known: Mapping[str, tuple[str, str]], scanned_roots: set[str] = frozenset()) -> IndexPlan:
+def plan(documents: Iterable[Document], known: Mapping[str, tuple[str, str]], scanned_roots: Set[str] = frozenset()) -> IndexPlan:
     """Compare `documents` with the stored `known` (doc_id -> (content hash, root)).
 
     Stored documents of a folder in `scanned_roots` that were not found any more are removed."""

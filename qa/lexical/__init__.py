@@ -27,6 +27,10 @@ class LexicalEntry:
 class LexicalIndex(Protocol):
     """Chunks searchable by words; writes happen inside the store's open write transaction."""
 
+    def create(self) -> None:
+        """Make the index's storage if the index is new."""
+        ...
+
     def add(self, entries: Sequence[LexicalEntry]) -> None:
         """Index these chunks."""
         ...

@@ -129,7 +129,7 @@ def _read(path: Path, max_bytes: int) -> bytes:
 
 def _document(doc_id: str, source: str, title: str, text: str, pages: tuple[tuple[int, int, int], ...], root: str) -> Document:
     # The title is hashed too, so retitling a document re-indexes it.
-    digest = hashlib.sha256(f"{title}\x00{text}".encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(f"{title}\x00{text}".encode()).hexdigest()
     return Document(doc_id=doc_id, source=source, title=title, text=text, content_hash=digest, pages=pages, root=root)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 import numpy as np
 
@@ -55,7 +55,7 @@ class VectorIndex(Protocol):
         """Remove the vectors of these chunk ids (ids not present are ignored)."""
         ...
 
-    def copy(self) -> "VectorIndex":
+    def copy(self) -> Self:
         """An independent copy to write to while readers keep searching this one."""
         ...
 

@@ -13,6 +13,7 @@ import hashlib
 import math
 import os
 from pathlib import Path
+from typing import Self
 
 import faiss
 import numpy as np
@@ -37,15 +38,21 @@ class _FaissIndex:
             return []
         query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         scores, ids = self.index.search(query, min(k, int(self.index.ntotal)))
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
     def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
         """Add vectors under their chunk ids."""
         self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.ascontiguousarray(ids, dtype=np.int64))
 
-    def copy(self) -> "_FaissIndex":
+    def copy(self) -> Self:
         """An independent copy (FAISS clone)."""
         return type(self)(faiss.clone_index(self.index))
+
+    def remove(self, ids: np.ndarray) -> None:
+        """Remove the vectors of these chunk ids (ids not present are ignored)."""
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        # An explicit id array: the IVF id hashtable refuses FAISS's default id batch.
+        self.index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
 
     def save(self, path: Path) -> str:
         """Write to `path` and fsync; returns the file's SHA-256."""
@@ -60,14 +67,12 @@ class _FaissIndex:
 class FlatIndex(_FaissIndex):
     """Exact inner-product search (`IndexIDMap2` over `IndexFlatIP`): every vector, every query."""
 
+    index: faiss.IndexIDMap2
+
     @classmethod
-    def empty(cls, dimension: int) -> "FlatIndex":
+    def empty(cls, dimension: int) -> FlatIndex:
         """An empty exact index keyed by chunk id."""
         return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dimension)))
-
-    def remove(self, ids: np.ndarray) -> None:
-        """Remove the vectors of these chunk ids (ids not present are ignored)."""
-        self.index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))
 
     def contents(self) -> tuple[np.ndarray, np.ndarray]:
         """All vectors and their chunk ids."""
@@ -89,36 +94,33 @@ class FlatIndex(_FaissIndex):
 class IvfIndex(_FaissIndex):
     """Inverted lists with float16 codes (`IndexIVFScalarQuantizer`), nprobe tuned to a recall target."""
 
+    index: faiss.IndexIVF
+
     @classmethod
-    def build(cls, vectors: np.ndarray, ids: np.ndarray, dimension: int, settings: VectorSettings) -> "IvfIndex":
+    def build(cls, vectors: np.ndarray, ids: np.ndarray, dimension: int, settings: VectorSettings) -> IvfIndex:
         """Train lists for `len(vectors)`, add the vectors, tune nprobe."""
         size = len(vectors)
         nlist = ivf_lists(size)
         quantizer = faiss.IndexFlatIP(dimension)
         ivf = faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
         ivf.own_fields = True
-        quantizer.this.disown()
+        quantizer.this.disown()  # type: ignore[attr-defined]  # SWIG ownership handle, absent from faiss's stubs
         sample = vectors
         limit = nlist * settings.train_points_per_list
         if size > limit:
             sample = vectors[np.random.default_rng(0).choice(size, limit, replace=False)]
         ivf.train(np.ascontiguousarray(sample, dtype=np.float32))
         # A hashtable from chunk id to list position makes deletes and reconstruction direct.
-        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]  # absent from faiss's stubs
         index = cls(ivf)
         index.add(vectors, ids)
         ivf.nprobe = tune_nprobe(ivf, vectors, ids, settings)
         return index
 
-    def remove(self, ids: np.ndarray) -> None:
-        """Remove the vectors of these chunk ids (ids not present are ignored)."""
-        ids = np.ascontiguousarray(ids, dtype=np.int64)
-        # The IVF id hashtable only accepts an explicit id array, not the default id batch.
-        self.index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
-
     def contents(self) -> tuple[np.ndarray, np.ndarray]:
         """All vectors (decoded from float16) and their chunk ids."""
         lists = self.index.invlists
+        assert lists is not None  # every trained IVF index has its lists
         parts = []
         for number in range(self.index.nlist):
             size = lists.list_size(number)
@@ -155,8 +157,8 @@ def tune_nprobe(ivf: faiss.IndexIVF, vectors: np.ndarray, ids: np.ndarray, setti
     """The fewest probed lists (a power of two) that reach `settings.target_recall` at 10."""
     rng = np.random.default_rng(1)
     pairs = rng.integers(0, len(vectors), size=(settings.tuning_queries, 2))
-    queries = vectors[pairs[:, 0]] + 0.5 * vectors[pairs[:, 1]]
-    queries = np.ascontiguousarray(queries / np.linalg.norm(queries, axis=1, keepdims=True), dtype=np.float32)
+    mixed = vectors[pairs[:, 0]] + 0.5 * vectors[pairs[:, 1]]
+    queries = (mixed / np.linalg.norm(mixed, axis=1, keepdims=True)).astype(np.float32)
     exact = faiss.IndexFlatIP(ivf.d)
     exact.add(np.ascontiguousarray(vectors, dtype=np.float32))
     _, truth = exact.search(queries, 10)
@@ -165,7 +167,7 @@ def tune_nprobe(ivf: faiss.IndexIVF, vectors: np.ndarray, ids: np.ndarray, setti
     while nprobe < ivf.nlist:
         ivf.nprobe = nprobe
         _, found = ivf.search(queries, 10)
-        recall = sum(len(t & set(f.tolist())) for t, f in zip(truth_ids, found)) / (10 * len(queries))
+        recall = sum(len(t & set(f.tolist())) for t, f in zip(truth_ids, found, strict=True)) / (10 * len(queries))
         if recall >= settings.target_recall:
             break
         nprobe *= 2

@@ -34,7 +34,7 @@ class OriginPolicy:
     allowed: frozenset[str]
 
     @classmethod
-    def from_settings(cls, origins: tuple[str, ...]) -> "OriginPolicy":
+    def from_settings(cls, origins: tuple[str, ...]) -> OriginPolicy:
         """Parse QA_ALLOWED_ORIGINS entries; a malformed entry is a startup error."""
         return cls(frozenset(normalise_origin(origin) for origin in origins))
 
@@ -76,8 +76,8 @@ class OriginGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        origin = headers.get("origin")
-        cross_origin_api = origin is not None and scope["path"].startswith(CORS_PREFIXES)
+        origin = headers.get("origin") or ""
+        cross_origin_api = "origin" in headers and scope["path"].startswith(CORS_PREFIXES)
         if cross_origin_api and not self.policy.allows(origin, headers.get("host")):
             # Refused before any work; without CORS headers the browser also hides the body and
             # prints the CORS failure in the console, so the page learns nothing either way.

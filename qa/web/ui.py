@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +174,7 @@ def render_document(record: StoredDocument, start: int, end: int, highlights: li
     page_starts = {int(s): int(p) for s, _, p in record.pages if 0 <= int(s) < size}
     cuts = sorted({0, size, start, end, *page_starts, *(x for span in marks for x in span)})
     body, targeted = [], False
-    for low, high in zip(cuts, cuts[1:]):
+    for low, high in pairwise(cuts):
         if low in page_starts:
             body.append(f'<span class="qa-page">Page {page_starts[low]}</span>')
         piece = esc(text[low:high])
@@ -239,7 +240,7 @@ def example_questions(qa: QA, limit: int = 3) -> list[str]:
         title = _squash(document.title).strip().rstrip("….")
         if 3 <= len(title.split()) <= 14:
             candidates.append(f"What does “{title}” report?")
-    answerable = []
+    answerable: list[str] = []
     for question in candidates:
         if len(answerable) >= limit:
             break

@@ -12,12 +12,12 @@ import shutil
 import tempfile
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from .loaders import load_paths, supported_suffixes
-from .models import Document, Skipped
+from .models import Document, IndexReport, Skipped
 
 if TYPE_CHECKING:
     from .engine import QA
@@ -46,22 +46,6 @@ class UploadId:
             return None
         file_name, _, record = doc_id.removeprefix(ID_PREFIX).partition("#")
         return cls(file_name, record)
-
-
-@dataclass
-class UploadReport:
-    """What an upload changed in the index (the `POST /api/documents` response)."""
-
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    chunks: int = 0
-
-    @property
-    def indexed_any(self) -> bool:
-        """At least one file is in the index now."""
-        return bool(self.added or self.updated or self.unchanged)
 
 
 def uploads_dir(index_dir: Path) -> Path:
@@ -105,7 +89,7 @@ def screen(files: Sequence[tuple[str | None, bytes]]) -> tuple[list[tuple[str, b
     return named, skipped
 
 
-def ingest(qa: QA, folder: Path, files: list[tuple[str, bytes]]) -> UploadReport:
+def ingest(qa: QA, folder: Path, files: list[tuple[str, bytes]]) -> IndexReport:
     """Index uploaded files and keep the usable ones in `folder`; a bad file replaces nothing."""
     folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
@@ -124,7 +108,8 @@ def ingest(qa: QA, folder: Path, files: list[tuple[str, bytes]]) -> UploadReport
             (staging / name).replace(folder / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return UploadReport(report.added, report.updated, report.unchanged, skipped, report.chunks)
+    report.skipped = skipped
+    return report
 
 
 def remove(qa: QA, folder: Path, doc_id: str) -> None:

@@ -190,10 +190,11 @@ class Api:
         named, skipped = uploads.screen(sent)
         report = await anyio.to_thread.run_sync(uploads.ingest, self.qa, self.uploads_dir, named, limiter=self.write_slot)
         report.skipped = skipped + report.skipped
-        if not report.indexed_any:
+        if not (report.added or report.updated or report.unchanged):
             reasons = "; ".join(f"{s.source}: {s.reason}" for s in report.skipped)
             raise field_error("files", f"no file could be indexed ({reasons})")
-        return dataclasses.asdict(report)
+        return {"added": report.added, "updated": report.updated, "unchanged": report.unchanged,
+                "skipped": [dataclasses.asdict(s) for s in report.skipped], "chunks": report.chunks}
 
     async def delete(self, doc_id: str) -> dict[str, Any]:
         """Remove a document from the index (admin); an uploaded file is deleted too."""

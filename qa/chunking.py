@@ -96,6 +96,9 @@ def _ends_sentence(text: str, punct_start: int, punct_end: int, limit: int) -> b
     if not word_match:
         return True
     word = word_match.group(1).lower()
+    # Capitalised "Vet." abbreviates (journal names: "Vet. Rec."); "took the dog to the vet. He" ends.
+    if word_match.group(1) == "Vet":
+        return False
     # Initials and dotted acronyms ("U.S.", "U.N.", "J. R.") keep the sentence going.
     if len(word) == 1 or re.fullmatch(r"(?:[a-z]\.)+[a-z]?", word):
         return False

@@ -161,6 +161,17 @@ class Citation:
 
 
 @dataclass
+class Segment:
+    """One answer sentence in answer order: its verbatim text, its citation number and its offsets in that document."""
+
+    text: str
+    n: int
+    doc_id: str
+    start: int
+    end: int
+
+
+@dataclass
 class Answer:
     """The JSON contract of `qa ask --json`, `/api/ask` and the Gradio `/ask` endpoint."""
 
@@ -171,6 +182,8 @@ class Answer:
     confidence: float
     citations: list[Citation] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # The answer's sentences with their sources, so no client parses `[n]` out of `answer`.
+    segments: list[Segment] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict in the documented key order."""

@@ -10,7 +10,8 @@ from qa.answering import NOT_FOUND
 
 SEED_000 = "000_5b672d860f205277.txt"
 SEED_002 = "002_a4b40d0ff9340f7b.txt"
-CONTRACT_KEYS = ["question", "answer", "short_answer", "abstained", "confidence", "citations", "timings_ms"]
+CONTRACT_KEYS = ["question", "answer", "short_answer", "abstained", "confidence", "citations", "timings_ms", "segments"]
+SEGMENT_KEYS = ["text", "n", "doc_id", "start", "end"]
 CITATION_KEYS = ["n", "doc_id", "source", "title", "passage", "start", "end", "highlights", "page", "score"]
 
 
@@ -38,6 +39,17 @@ def test_every_answer_sentence_is_a_verbatim_highlighted_span(seeds_qa) -> None:
         citation = cited[int(n)]
         text = seeds_qa.document(citation.doc_id).text
         assert sentence.strip() in [text[a:b] for a, b in citation.highlights]
+
+
+def test_segments_are_the_answer_sentences_in_order_with_their_spans(seeds_qa) -> None:
+    answer = seeds_qa.ask("What did Amnesty International condemn?")
+    assert answer.segments and answer.answer == " ".join(f"{s.text} [{s.n}]" for s in answer.segments)
+    cited = {c.n: c for c in answer.citations}
+    for segment in answer.segments:
+        assert cited[segment.n].doc_id == segment.doc_id and [segment.start, segment.end] in cited[segment.n].highlights
+        assert seeds_qa.document(segment.doc_id).text[segment.start : segment.end] == segment.text
+    assert list(answer.to_dict()["segments"][0]) == SEGMENT_KEYS
+    assert seeds_qa.ask("What is the capital of Australia?").segments == []
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qa.models import Answer, Citation
+from qa.models import Answer, Citation, Segment
 from tests.conftest import AppServer
 
 ARRESTS = "How many people were arrested on Nov. 15?"
@@ -51,6 +51,8 @@ def test_openapi_documents_every_answer_field(app_server):
     assert list(answer["properties"]) == [f.name for f in dataclasses.fields(Answer)]
     citation = components[answer["properties"]["citations"]["items"]["$ref"].rsplit("/", 1)[1]]
     assert list(citation["properties"]) == [f.name for f in dataclasses.fields(Citation)]
+    segment = components[answer["properties"]["segments"]["items"]["$ref"].rsplit("/", 1)[1]]
+    assert list(segment["properties"]) == [f.name for f in dataclasses.fields(Segment)]
 
 
 def test_ask_returns_the_same_json_as_the_cli(app_server, capsys):

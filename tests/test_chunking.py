@@ -28,11 +28,19 @@ def sentence_texts(text: str) -> list[str]:
         "Nearly 500 executions were reported, according to the U.N. Human Rights Council report.",
         "More than 12,000 people were arrested on Nov. 15, and at least 1,500 were killed.",
         "Dr. Smith met Mr. Jones at 3.5 km from St. Mary's church.",
+        "Smith et al. (2019) showed in Fig. 3 that the strain grew.",
+        "Several assays (e.g. PCR and ELISA) were run, i.e. Two per sample.",
+        "Patient No. 4 received approx. 20 mg a day.",
+        "The isolate was described in Vet. Rec. in 2001.",
     ],
 )
 def test_abbreviations_stay_inside_their_sentence(sentence: str) -> None:
     text = f"First sentence here. {sentence} Last sentence here."
     assert sentence_texts(text) == ["First sentence here.", sentence, "Last sentence here."]
+
+
+def test_a_lower_case_vet_at_a_sentence_end_still_ends_it() -> None:
+    assert sentence_texts("She took the dog to the vet. He was fine.") == ["She took the dog to the vet.", "He was fine."]
 
 
 def test_single_line_break_inside_a_sentence_does_not_end_it() -> None:

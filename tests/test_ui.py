@@ -9,7 +9,7 @@ import gradio as gr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.models import Answer, Citation, StoredDocument
+from qa.models import Answer, Citation, Segment, StoredDocument
 from qa.web.ui import build_ui, citation_key, example_questions, render_answer, render_document, snippet_html, source_card
 
 ARRESTS = "How many people were arrested on Nov. 15?"
@@ -64,7 +64,7 @@ def hostile_answer(text: str) -> Answer:
     passage = f"Before. {text} After."
     sentence = (8, 8 + len(text))
     citation = Citation(1, "evil.html", "docs/evil.html", text, passage, 0, len(passage), [list(sentence)], 2, 0.9)
-    return Answer("q", f"{text} [1]", text, False, 0.9, [citation])
+    return Answer("q", f"{text} [1]", text, False, 0.9, [citation], segments=[Segment(text, 1, "evil.html", *sentence)])
 
 
 def test_answer_shows_short_answer_marker_and_highlighted_source(seeds_qa):
@@ -108,7 +108,8 @@ def test_markers_come_only_from_the_answerer_not_from_document_text():
     text = "Footnoted claim [2] stands here."
     passage = text
     citation = Citation(1, "d", "d.txt", "T", passage, 0, len(passage), [[0, len(text)]], None, 0.5)
-    rendered = render_answer(Answer("q", f"{text} [1]", None, False, 0.5, [citation]))
+    segment = Segment(text, 1, "d", 0, len(text))
+    rendered = render_answer(Answer("q", f"{text} [1]", None, False, 0.5, [citation], segments=[segment]))
     assert rendered.count('class="qa-cite"') == 1 and "Footnoted claim [2] stands here. <button" in rendered
 
 

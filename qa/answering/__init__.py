@@ -7,7 +7,7 @@ from functools import partial
 import numpy as np
 
 from ..config import AnswerSettings
-from ..models import Answer, Citation, Passage
+from ..models import Answer, Citation, Passage, Segment
 from ..text import TermWeights, terms
 from .sentences import ScoredSentence, score_sentences
 from .short_answer import short_answer
@@ -37,9 +37,12 @@ class Answerer:
             return self._abstain(question, passages, confidence)
         chosen = self._extra_sentences(best, scored[1:])
         citations, numbers = self._citations(passages, chosen)
-        text = " ".join(f"{s.text} [{numbers[s.passage_index]}]" for s in chosen)
+        segments = [
+            Segment(s.text, numbers[s.passage_index], passages[s.passage_index].doc_id, s.start, s.end) for s in chosen
+        ]
+        text = " ".join(f"{s.text} [{s.n}]" for s in segments)
         short = short_answer(question, best.text, query)
-        return Answer(question, text, short, False, confidence, citations)
+        return Answer(question, text, short, False, confidence, citations, segments=segments)
 
     def _extra_sentences(self, best: ScoredSentence, others: list[ScoredSentence]) -> list[ScoredSentence]:
         """The best sentence, then up to max_sentences - 1 others scoring close enough to it."""

@@ -96,26 +96,10 @@ def source_card(citation: Citation) -> str:
 
 
 def answer_text_html(answer: Answer) -> str:
-    """The composed answer, escaped, with each `[n]` that the answerer appended turned into a clickable marker."""
+    """The answer's sentences (its `segments`), escaped, each followed by its clickable citation marker."""
     by_number = {c.n: c for c in answer.citations}
-    # Only markers that follow a cited sentence are markers: a "[3]" inside a document's own text stays text.
-    sentences = [
-        (citation.passage[s - citation.start : e - citation.start], citation.n)
-        for citation in answer.citations
-        for s, e in citation.highlights
-    ]
-    text, position, parts = answer.answer, 0, []
-    while position < len(text):
-        for sentence, n in sentences:
-            tail = f"{sentence} [{n}]"
-            if sentence and text.startswith(tail, position):
-                parts.append(esc(sentence) + " " + _marker(by_number[n]))
-                position += len(tail)
-                break
-        else:
-            parts.append(esc(text[position]))
-            position += 1
-    return "".join(parts)
+    # Markers come from the segments only: a "[3]" inside a document's own text stays text.
+    return " ".join(f"{esc(s.text)} {_marker(by_number[s.n])}" for s in answer.segments if s.n in by_number)
 
 
 def _marker(citation: Citation) -> str:

@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("paths", nargs="*", type=Path, help="files or folders to index")
     index.add_argument("--rebuild", action="store_true", help="discard the existing index and build it anew")
     index.add_argument("--stats", action="store_true", help="print the index's counts and settings as JSON")
+    add_cluster_flags(index)
+    index.add_argument("--workers", type=_checked("workers"), help="Ray workers (or worker processes), each with its own encoder")
 
     ask = sub.add_parser("ask", parents=[common], help="answer questions from the index")
     ask.add_argument("questions", nargs="+", help="one or more questions, answered in turn")
@@ -60,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
+    """`--ray ADDRESS`: run on a Ray cluster (docs/scaling.md)."""
+    parser.add_argument("--ray", dest="ray_address", metavar="local|auto|ADDRESS",
+                        help="use a Ray cluster: local (start one here), auto (the one `ray start` runs here) or HOST:PORT "
+                        "(QA_RAY_ADDRESS; needs the scale extra)")
+
+
 def _checked(key: str):  # noqa: ANN202 - an argparse type function
     """An argparse type that converts a flag's value as the setting `key` does and checks its range."""
 
@@ -76,7 +85,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from QA_* variables overridden by this command's flags."""
     flags = {
         name: getattr(args, name, None)
-        for name in ("index_dir", "model", "top_k", "host", "port", "docs_dir")
+        for name in ("index_dir", "model", "top_k", "host", "port", "docs_dir", "ray_address", "workers")
     }
     return Settings.from_env(**flags)
 
@@ -86,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from(args)
+        if settings.cluster.ray_address and args.command == "index":
+            from .cluster import require_ray
+
+            require_ray()  # before the model loads: a missing extra is said at once
         if args.command == "index":
             return run_index(args, settings)
         if args.command == "ask":
@@ -119,7 +132,8 @@ def run_index(args: argparse.Namespace, settings: Settings) -> int:
         QA.remove_index(settings.index_dir)
     qa = QA(settings)
     if args.paths:
-        report = qa.index(args.paths, progress=sys.stderr.isatty())
+        # A cluster job is followed in its log: it reports progress in plain lines there too.
+        report = qa.index(args.paths, progress=sys.stderr.isatty() or bool(settings.cluster.ray_address))
         for name, items in (("added", report.added), ("updated", report.updated), ("removed", report.removed)):
             for doc_id in items:
                 print(f"{name:>9}  {doc_id}")
@@ -128,6 +142,7 @@ def run_index(args: argparse.Namespace, settings: Settings) -> int:
         print(report.summary())
     if args.stats:
         print(json.dumps(qa.stats(), indent=2, default=str))
+    qa.close()
     return 0
 
 

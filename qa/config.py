@@ -239,7 +239,20 @@ class IndexingSettings(_Checked):
 
     executor: str = setting("local", "QA_EXECUTOR", "local (this process) or processes (a pool, one encoder each)",
                             choices=("local", "processes"))
-    workers: int = setting(2, "QA_WORKERS", "worker processes of the processes executor", low=1, high=256)
+    workers: int = setting(2, "QA_WORKERS", "workers of the processes or Ray executor (each loads its own encoder)", low=1, high=256)
+
+
+@dataclass(frozen=True)
+class ClusterSettings(_Checked):
+    """Past one machine: a Ray cluster that prepares (chunks and embeds) documents."""
+
+    ray_address: str = setting("", "QA_RAY_ADDRESS",
+                               "Ray cluster for `qa index`: local (start one here), auto (the one `ray start` "
+                               "runs here) or HOST:PORT; empty: no Ray (docs/scaling.md)")
+    # Torch's own threads beside Ray's workers only contend: one each, and as many workers as cores.
+    worker_threads: int = setting(1, "QA_WORKER_THREADS", "torch threads of each Ray worker", low=1, high=256)
+    batch_documents: int = setting(8, "QA_RAY_BATCH_DOCUMENTS", "documents a Ray worker prepares per task (the unit of retry)",
+                                   low=1, high=100_000)
 
 
 @dataclass(frozen=True)
@@ -276,6 +289,7 @@ class Settings(_Checked):
     rerank: RerankSettings = field(default_factory=RerankSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
     indexing: IndexingSettings = field(default_factory=IndexingSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
 
     @classmethod

@@ -131,13 +131,13 @@ def test_installed_copy_is_the_one_running_with_its_version(venv_bin, project) -
     assert qa(venv_bin, "--version", cwd=work).stdout.strip() == f"qa (offline-doc-qa) {VERSION}"
     probe = (
         "import importlib.util as u, qa\n"
-        "print(qa.__file__, qa.__version__, *(u.find_spec(m) for m in ('matplotlib', 'onnxruntime')), sep='\\n')"
+        "print(qa.__file__, qa.__version__, *(u.find_spec(m) for m in ('matplotlib', 'onnxruntime', 'ray')), sep='\\n')"
     )
     shown = run([venv_bin / "python", "-c", probe], timeout=60, cwd=work, env=user_env(venv_bin))
-    where, version, matplotlib, onnxruntime = shown.stdout.splitlines()
+    where, version, matplotlib, onnxruntime, ray = shown.stdout.splitlines()
     assert "site-packages" in where and str(ROOT) not in where, "the test must run the installed copy, not the checkout"
     assert version == VERSION
-    assert matplotlib == onnxruntime == "None", "the plain install must not bring the optional extras"
+    assert matplotlib == onnxruntime == ray == "None", "the plain install must not bring the optional extras"
 
 
 def test_installed_qa_indexes_and_answers_from_another_directory(venv_bin, project) -> None:
@@ -161,6 +161,10 @@ def test_installed_qa_names_the_extra_a_feature_needs(venv_bin, project) -> None
     onnx = qa(venv_bin, "ask", QUESTION, cwd=work, QA_ENCODER="onnx-int8")
     assert onnx.returncode == 2 and "Traceback" not in onnx.stderr
     assert "pip install 'offline-doc-qa[onnx]'" in onnx.stderr and onnx.stdout == ""
+
+    cluster = qa(venv_bin, "index", "../my-docs", "--ray", "local", cwd=work)
+    assert cluster.returncode == 2 and "Traceback" not in cluster.stderr
+    assert "pip install 'offline-doc-qa[scale]'" in cluster.stderr
 
     report = qa(venv_bin, "eval", "--data", "../my-docs", "--report", "report.md", cwd=work)
     assert report.returncode == 2 and "Traceback" not in report.stderr

@@ -50,9 +50,16 @@ def test_requirements_dev_is_the_runtime_plus_every_extra() -> None:
     assert not set(pins(lines[1:])) & set(pins(PROJECT["dependencies"])), "an extra repeats a runtime dependency"
 
 
+def test_requirements_scale_is_the_runtime_plus_the_scale_extra() -> None:
+    lines = requirement_lines(ROOT / "requirements-scale.txt")
+    assert lines[0] == "-r requirements.txt"
+    assert pins(lines[1:]) == pins(PROJECT["optional-dependencies"]["scale"]) == {"ray": "==2.60.0"}
+    assert {str(e) for r in lines[1:] for e in Requirement(r).extras} == {"data", "serve"}
+
+
 def test_optional_packages_are_extras_not_runtime_dependencies() -> None:
     runtime = pins(PROJECT["dependencies"])
-    assert {"onnx", "onnxruntime", "matplotlib"}.isdisjoint(runtime)
+    assert {"onnx", "onnxruntime", "matplotlib", "ray"}.isdisjoint(runtime)
     assert set(pins(PROJECT["optional-dependencies"]["onnx"])) == {"onnx", "onnxruntime"}
     assert set(pins(PROJECT["optional-dependencies"]["eval"])) == {"matplotlib"}
 
@@ -119,3 +126,15 @@ def test_eval_report_without_the_eval_extra_stops_before_the_run(monkeypatch, tm
     assert code == 2
     assert "--report" in error and "matplotlib" in error and "pip install 'offline-doc-qa[eval]'" in error
     assert not (tmp_path / "report.md").exists()
+
+
+def test_ray_without_the_scale_extra_stops_before_the_model_loads(monkeypatch, tmp_path, capsys) -> None:
+    from qa.cli import main
+
+    from .conftest import SEEDS
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    code = main(["index", str(SEEDS), "--ray", "local", "--index-dir", str(tmp_path / "index")])
+    error = capsys.readouterr().err
+    assert code == 2 and "--ray" in error and "pip install 'offline-doc-qa[scale]'" in error
+    assert not (tmp_path / "index").exists()

@@ -1,4 +1,4 @@
-"""The executor seam: where the pure prepare step runs. Local by default; a process pool on request."""
+"""The executor seam: where the pure prepare step runs. Local by default; a process pool or a Ray cluster on request."""
 
 from __future__ import annotations
 
@@ -72,6 +72,10 @@ class ProcessExecutor:
 
 def create_executor(settings: Settings, encoder: Encoder) -> Executor:
     """The executor `settings.indexing.executor` names."""
+    if settings.cluster.ray_address:
+        from ..cluster.executor import RayExecutor
+
+        return RayExecutor(settings.embedding, settings.chunking, settings.indexing.workers, settings.cluster)
     if settings.indexing.executor == "processes":
         return ProcessExecutor(settings.embedding, settings.chunking, settings.indexing.workers)
     return LocalExecutor(encoder, settings.chunking)

@@ -1,0 +1,142 @@
+"""`qa index --ray local --workers 2` on a real local Ray cluster: the plain path's index and answers, a killed worker retried.
+
+One CLI run serves every test here (Ray start-up and two model loads are most of its cost): it is
+killed a worker mid-run and must still build exactly what the one-process path builds.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+from .conftest import ROOT, SEEDS
+
+QUESTIONS = ["How many people were arrested on Nov. 15?", "Who reported the killings?"]
+# Every test that starts Ray has a deadline: a deadlock in a cluster never raises.
+RUN_SECONDS = 600
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """The seeds cut into runs of paragraphs, a document each: enough batches to kill a worker between, no near-copies."""
+    folder = tmp_path_factory.mktemp("corpus")
+    for seed in sorted(SEEDS.glob("*.txt")):
+        paragraphs = [p for p in seed.read_text(encoding="utf-8").split("\n") if p.strip()]
+        for n in range(0, len(paragraphs), 3):
+            (folder / f"{seed.stem}-part{n:02d}.txt").write_text("\n".join(paragraphs[n : n + 3]), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def ray_run(corpus, tmp_path_factory) -> dict:
+    """The CLI on a local cluster, one batch per document; one of its two workers is killed after the first batch."""
+    index_dir = tmp_path_factory.mktemp("ray-index")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_RAY_BATCH_DOCUMENTS": "1"}
+    command = [sys.executable, "-m", "qa", "index", str(corpus), "--ray", "local", "--workers", "2", "--index-dir", str(index_dir)]
+    began = time.monotonic()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    killed: list[int] = []
+    lines: list[str] = []
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if line.startswith("prepared ") and not killed:
+                killed = kill_a_worker(process.pid)
+            assert time.monotonic() - began < RUN_SECONDS, "the Ray run did not finish in time"
+        stdout, _ = process.communicate(timeout=RUN_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return {"code": process.returncode, "stdout": stdout, "stderr": "".join(lines), "killed": killed, "index_dir": index_dir,
+            "seconds": time.monotonic() - began}
+
+
+def kill_a_worker(driver_pid: int) -> list[int]:
+    """SIGKILL one Ray Data prepare actor among the driver's descendants; its pid, if one was found."""
+    for child in psutil.Process(driver_pid).children(recursive=True):
+        try:
+            if "PrepareWorker" in " ".join(child.cmdline()):
+                child.kill()
+                return [child.pid]
+        except psutil.NoSuchProcess:
+            continue
+    return []
+
+
+@pytest.fixture(scope="module")
+def plain(encoder, corpus, tmp_path_factory):
+    """The same corpus indexed in this process, the one-machine path."""
+    from qa.config import Settings
+    from qa.engine import QA
+
+    qa = QA(Settings.from_env({}, index_dir=tmp_path_factory.mktemp("plain-index")), encoder=encoder)
+    qa.index([corpus])
+    return qa
+
+
+@pytest.fixture(scope="module")
+def from_ray(encoder, ray_run):
+    """The Ray-built index opened in this process, without Ray."""
+    from qa.config import Settings
+    from qa.engine import QA
+
+    return QA(Settings.from_env({}, index_dir=ray_run["index_dir"]), encoder=encoder)
+
+
+def rows(qa, sql: str) -> list[tuple]:
+    return qa.store.db.execute(sql).fetchall()
+
+
+def test_a_killed_worker_is_retried_and_every_document_is_indexed(ray_run, corpus) -> None:
+    assert ray_run["code"] == 0, ray_run["stderr"][-3000:]
+    assert ray_run["killed"], "no Ray worker process was found to kill"
+    documents = len(list(corpus.glob("*.txt")))
+    assert f"{documents} added, 0 updated" in ray_run["stdout"]
+    assert f"prepared {documents}/{documents} documents" in ray_run["stderr"]
+    print(f"ray local run: {ray_run['seconds']:.1f}s")
+
+
+def test_ray_builds_the_documents_chunks_and_sentences_of_the_plain_path(ray_run, plain, from_ray) -> None:
+    assert ray_run["code"] == 0
+    for sql in ("SELECT doc_id, content_hash, title, text FROM documents ORDER BY doc_id",
+                "SELECT doc_id, ordinal, start, end FROM chunks ORDER BY doc_id, ordinal",
+                "SELECT doc_id, start, end FROM sentences ORDER BY doc_id, start"):
+        assert rows(from_ray, sql) == rows(plain, sql)
+
+
+def test_ray_vectors_match_the_plain_path(ray_run, plain, from_ray) -> None:
+    assert ray_run["code"] == 0
+
+    def by_chunk(qa) -> dict[tuple[str, int], np.ndarray]:
+        vectors, ids = qa.store.vector_snapshot().contents()
+        keys = dict((i, (d, o)) for i, d, o in rows(qa, "SELECT id, doc_id, ordinal FROM chunks"))
+        return {keys[int(i)]: v for v, i in zip(vectors, ids, strict=True)}
+
+    ours, theirs = by_chunk(from_ray), by_chunk(plain)
+    assert sorted(ours) == sorted(theirs)
+    assert min(float(ours[key] @ theirs[key]) for key in ours) >= 0.9999
+
+    def sentence_vectors(qa) -> np.ndarray:
+        blobs = rows(qa, "SELECT vector FROM sentences ORDER BY doc_id, start")
+        vectors = np.stack([np.frombuffer(b, dtype=np.float16).astype(np.float32) for (b,) in blobs])
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    assert float(np.min(np.sum(sentence_vectors(from_ray) * sentence_vectors(plain), axis=1))) >= 0.9999
+
+
+def test_ray_built_index_gives_the_plain_answers(ray_run, plain, from_ray) -> None:
+    assert ray_run["code"] == 0
+    for question in QUESTIONS:
+        ours, theirs = from_ray.ask(question), plain.ask(question)
+        assert ours.answer == theirs.answer and ours.short_answer == theirs.short_answer
+        assert [(c.doc_id, c.start, c.end, c.highlights) for c in ours.citations] == \
+               [(c.doc_id, c.start, c.end, c.highlights) for c in theirs.citations]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import Settings
 from .distribution import DISTRIBUTION, missing_extra, package_version
@@ -14,6 +15,9 @@ from .errors import QAError, SettingsError, UsageError
 from .models import Answer
 from .questions import validate_question
 from .store import DB_NAME
+
+if TYPE_CHECKING:
+    from .engine import QA
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
                           help="files/folders (e.g. seeds/) indexed alone in INDEX_DIR/out-of-corpus; "
                           "the data set's questions are asked against them and must be declined")
     evaluate.add_argument("--rebuild", action="store_true", help="discard the evaluation index and build it anew")
+    evaluate.add_argument("--single-document", nargs="?", const=True, default=None, type=Path, metavar="FOLDER",
+                          help="index each document alone (passages grouped by metadata.document, else title) and ask it "
+                          "only its own questions; with FOLDER, each document is its own file there (<document>.<ext>)")
+    evaluate.add_argument("--cross-document", action="store_true",
+                          help="with --single-document: also ask each document's questions of the next document alone "
+                          "(they must be declined; only where documents do not answer each other's questions)")
+    evaluate.add_argument("--conversations", type=Path, metavar="FILE",
+                          help="JSON lines of conversations (earlier user turns, a follow-up, its gold answers and passages) "
+                          "asked turn by turn; `python -m qa.evaluation.conversation_set` builds one from SQuAD")
 
     sub.add_parser("settings", help="list every setting: its QA_* variable, current value, what it allows")
     return parser
@@ -166,51 +179,57 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     """`qa eval`: index a BEIR folder (reusing an up-to-date index), ask every question, print the figures."""
-    from .engine import QA
-    from .errors import ModelMismatchError
-    from .evaluation import default_eval_index, evaluate, load_eval_set, read_queries, write_report
+    from .evaluation import (
+        default_eval_index,
+        document_sets,
+        evaluate,
+        evaluate_documents,
+        load_eval_set,
+        read_conversations,
+        read_queries,
+        safe_name,
+        write_report,
+    )
 
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be at least 1")
+    if args.cross_document and args.single_document is None:
+        raise UsageError("--cross-document needs --single-document")
     # Checked before the long run, not at its end when the plot is drawn.
     if args.report and (missing := missing_extra("eval", "--report (its confidence plot)")):
         raise UsageError(missing)
-    for path in [args.unanswerable, *(args.out_of_corpus or [])]:
+    files = args.single_document if isinstance(args.single_document, Path) else None
+    for path in [args.unanswerable, args.conversations, files, *(args.out_of_corpus or [])]:
         if path is not None and not path.exists():
             raise UsageError(f"no such file or folder: {path}")
     try:
         eval_set = load_eval_set(args.data)
-        unanswerable = tuple(read_queries(args.unanswerable)) if args.unanswerable else ()
+        unanswerable = tuple(read_queries(args.unanswerable, eval_set.document_of)) if args.unanswerable else ()
+        conversations = read_conversations(args.conversations, eval_set) if args.conversations else []
     except OSError as error:
         raise UsageError(str(error)) from error
     # Never the chat's own index (QA_INDEX_DIR): evaluation corpora stay out of it.
     index_dir = args.index_dir or default_eval_index(args.data)
-    settings = settings.with_(index_dir=index_dir)
     log = (lambda text: None) if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
-    if args.rebuild:
-        QA.remove_index(index_dir)
-    try:
-        qa = QA(settings)
-        ooc_qa = None
-        if args.out_of_corpus:
-            ooc_dir = index_dir / "out-of-corpus"
-            if args.rebuild:
-                QA.remove_index(ooc_dir)
-            ooc_qa = QA(settings.with_(index_dir=ooc_dir), encoder=qa.encoder)
-    except ModelMismatchError as error:
-        raise UsageError(f"{error} For `qa eval`, add --rebuild.") from error
-    log(f"indexing {eval_set.corpus} into {index_dir} ...")
-    report = qa.index([eval_set.corpus], progress=sys.stderr.isatty() and not args.json)
-    reused = not (report.added or report.updated or report.removed)
-    log(report.summary())
-    if ooc_qa is not None:
-        log(ooc_qa.index(args.out_of_corpus).summary())
 
     def progress(kind: str, done: int, total: int) -> None:
-        if done % 250 == 0 or done == total:
+        if done % 250 == 0 or done == total or kind == "documents":
             log(f"{kind}: {done}/{total} asked")
 
-    result = evaluate(qa, eval_set, args.limit, unanswerable, ooc_qa, report.seconds, reused, progress)
+    indexes = _EvalIndexes(settings, args.rebuild, log, sys.stderr.isatty() and not args.json)
+    with indexes:
+        if args.single_document is None:
+            qa = indexes.open(index_dir, [eval_set.corpus])
+            ooc_qa = indexes.open(index_dir / "out-of-corpus", args.out_of_corpus, False) if args.out_of_corpus else None
+            result = evaluate(qa, eval_set, args.limit, unanswerable, ooc_qa, indexes.seconds, indexes.reused, progress, conversations)
+        else:
+            documents = document_sets(eval_set, unanswerable, files, index_dir / "single-corpora")
+            if not documents:
+                raise UsageError(f"no question of {args.data} belongs to a document (metadata.document, or its gold passage's title)")
+            single = {d.name: indexes.open(index_dir / "single" / safe_name(d.name), [d.path]) for d in documents}
+            ooc_qa = indexes.open(index_dir / "out-of-corpus", args.out_of_corpus, False) if args.out_of_corpus else None
+            result = evaluate_documents(eval_set, documents, single, args.limit, ooc_qa, args.cross_document, indexes.seconds,
+                                        indexes.reused, progress, conversations)
     if args.report:
         plot = write_report(result, args.report)
         log(f"report: {args.report} (plot {plot})")
@@ -220,6 +239,45 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
         for key, value in result.to_dict().items():
             print(f"{key:>28}  {value}")
     return 0
+
+
+class _EvalIndexes:
+    """The indexes of one `qa eval` run, built or updated as they open, sharing one encoder, closed together."""
+
+    def __init__(self, settings: Settings, rebuild: bool, log: Callable[[str], None], progress: bool) -> None:
+        self.settings, self.rebuild, self.log, self.progress = settings, rebuild, log, progress
+        self.opened: list[QA] = []
+        self.seconds = 0.0
+        self.reused = True
+
+    def open(self, folder: Path, paths: Sequence[Path], of_the_data: bool = True) -> QA:
+        """The index in `folder`, holding exactly `paths` (indexed incrementally); `seconds` and `reused`
+        describe the data set's own indexes (`of_the_data`), not the out-of-corpus one."""
+        from .engine import QA
+        from .errors import ModelMismatchError
+
+        if self.rebuild:
+            QA.remove_index(folder)
+        encoder = self.opened[0].encoder if self.opened else None
+        try:
+            qa = QA(self.settings.with_(index_dir=folder), encoder=encoder)
+        except ModelMismatchError as error:
+            raise UsageError(f"{error} For `qa eval`, add --rebuild.") from error
+        self.opened.append(qa)
+        self.log(f"indexing {', '.join(map(str, paths))} into {folder} ...")
+        report = qa.index(paths, progress=self.progress)
+        self.log(report.summary())
+        if of_the_data:
+            self.seconds += report.seconds
+            self.reused = self.reused and not (report.added or report.updated or report.removed)
+        return qa
+
+    def __enter__(self) -> _EvalIndexes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for qa in self.opened:
+            qa.close()
 
 
 def run_settings(settings: Settings) -> int:

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .answering import Answerer
+from .answering import Answerer, Draft
 from .config import Settings
 from .conversation import resolve_follow_up
 from .encoders import Encoder, create_encoder
@@ -70,6 +70,10 @@ class QA:
 
     def ask(self, question: str, history: Sequence[Any] | None = None, top_k: int | None = None) -> Answer:
         """Answer `question` with cited sentences; `history` holds earlier turns for follow-ups."""
+        return self.ask_with_draft(question, history, top_k)[0]
+
+    def ask_with_draft(self, question: str, history: Sequence[Any] | None = None, top_k: int | None = None) -> tuple[Answer, Draft]:
+        """`ask`, with the draft the answer was decided from (evaluation scores drafts, declined ones too)."""
         timings: dict[str, float] = {}
         began = time.perf_counter()
         question = well_formed(question)
@@ -84,11 +88,12 @@ class QA:
         passages = self.retriever.search(query, top_k or self.settings.top_k, query_vector, query_weights)
         timings["retrieve"] = _ms(mark)
         mark = time.perf_counter()
-        answer = self.answerer.answer(question, query, query_vector, passages, words_from, answer_weights)
+        draft = self.answerer.draft(query_vector, passages, words_from, answer_weights)
+        answer = self.answerer.decide(question, query, passages, draft)
         timings["answer"] = _ms(mark)
         timings["total"] = _ms(began)
         answer.timings_ms = timings
-        return answer
+        return answer, draft
 
     def search(self, query: str, top_k: int) -> list[Passage]:
         """The top_k passages for `query`, as `ask` retrieves them (without answering)."""

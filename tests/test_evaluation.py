@@ -9,13 +9,15 @@ import pytest
 
 from qa.cli import main
 from qa.evaluation import (
-    answer_sentences,
+    auroc,
     contains_answer,
     evaluate,
     exact_match,
+    expected_calibration_error,
     f1_score,
     load_eval_set,
     normalize_answer,
+    safe_name,
 )
 
 from .conftest import EVAL_DIR, SEEDS
@@ -45,7 +47,15 @@ def test_squad_normalisation_and_scores():
     assert exact_match("the Normans", ["Normans"]) == 1.0
     assert f1_score("10th century", ["10th and 11th centuries"]) == pytest.approx(2 * (1 / 2) * (1 / 4) / (1 / 2 + 1 / 4))
     assert f1_score("", ["x"]) == 0.0
-    assert answer_sentences("First one. [1] Second one. [2]") == ["First one.", "Second one."]
+
+
+def test_auroc_and_calibration_error():
+    assert auroc([0.1, 0.4, 0.35, 0.8], [False, False, True, True]) == 0.75
+    assert auroc([0.5, 0.5], [True, False]) == 0.5  # a tie counts half
+    assert auroc([0.2, 0.3], [True, True]) is None  # no negatives: undefined
+    # Two bins: 0.15 predicted vs 0 observed (2 questions), 0.85 vs 1 observed (2 questions).
+    assert expected_calibration_error([0.1, 0.2, 0.8, 0.9], [False, False, True, True]) == pytest.approx(0.15)
+    assert expected_calibration_error([], []) is None
 
 
 def test_eval_rejects_a_folder_without_beir_files(tmp_path, capsys):
@@ -135,3 +145,48 @@ def test_abstention_has_margin_on_both_sides_of_the_threshold(seeds_qa):
     covered = seeds_qa.ask("Where did demonstrators close down a port?")
     assert outside.abstained and outside.confidence < 0.7 * threshold, outside.confidence
     assert not covered.abstained and covered.confidence > 1.5 * threshold, covered.confidence
+
+
+POLICY = EVAL_DIR / "policyqa-dev"
+# The three smallest policies (8 paragraphs, 60 questions): single-document mode from their own files.
+SMALL_POLICIES = ("dogbreedinfo.com", "eatchicken.com", "naturalnews.com")
+
+
+@pytest.fixture(scope="session")
+def policy_sample(tmp_path_factory) -> Path:
+    """A BEIR folder holding only the small policies' paragraphs and questions (metadata.document, offsets kept)."""
+    if not (POLICY / "corpus.jsonl").is_file():
+        pytest.fail(f"evaluation data missing at {POLICY} (set QA_EVAL_DIR)")
+    folder = tmp_path_factory.mktemp("policy-sample")
+    (folder / "qrels").mkdir()
+    passages = [json.loads(line) for line in (POLICY / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    kept = {p["_id"] for p in passages if p["metadata"]["document"] in SMALL_POLICIES}
+    (folder / "corpus.jsonl").write_text("".join(json.dumps(p) + "\n" for p in passages if p["_id"] in kept), encoding="utf-8")
+    queries = [json.loads(line) for line in (POLICY / "queries.jsonl").read_text(encoding="utf-8").splitlines()]
+    queries = [q for q in queries if q["metadata"]["document"] in SMALL_POLICIES]
+    (folder / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries), encoding="utf-8")
+    wanted = {q["_id"] for q in queries}
+    qrels = [line for line in (POLICY / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()[1:]
+             if line.split("\t")[0] in wanted]
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join(qrels) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_eval_cli_single_document_mode_indexes_each_file_alone(policy_sample, tmp_path, capsys):
+    report = tmp_path / "single.md"
+    code = main([
+        "eval", "--data", str(policy_sample), "--single-document", str(POLICY / "documents"), "--cross-document",
+        "--index-dir", str(tmp_path / "index"), "--json", "--report", str(report),
+    ])
+    assert code == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["mode"] == "single-document" and figures["documents"] == len(SMALL_POLICIES)
+    assert figures["questions"] == 60 and figures["cross_document_questions"] == 60
+    assert sorted(p.name for p in (tmp_path / "index" / "single").iterdir()) == sorted(map(safe_name, SMALL_POLICIES))
+    for key in ("hit@5", "gold_in_answer", "first_citation_gold", "answerable_declined", "cross_document_declined",
+                "confidence_auroc", "confidence_ece"):
+        assert key in figures
+    assert "## Reliability" in report.read_text(encoding="utf-8")
+    outcomes = [json.loads(line) for line in report.with_suffix(".jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {o["document"] for o in outcomes} == set(SMALL_POLICIES)
+    assert {o["kind"] for o in outcomes} == {"answerable", "cross-document"}

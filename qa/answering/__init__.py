@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -15,34 +16,52 @@ from .short_answer import short_answer
 NOT_FOUND = "I couldn't find this in the documents."
 
 
+@dataclass
+class Draft:
+    """The answer the best sentences make before the abstain decision, with the figures behind it."""
+
+    chosen: list[ScoredSentence]
+    confidence: float
+
+    @property
+    def text(self) -> str:
+        """The drafted sentences without citation marks (what a reader would get if it were given)."""
+        return " ".join(s.text for s in self.chosen)
+
+
 class Answerer:
     """Composes a cited extractive answer from retrieved passages (it never reads the store)."""
 
     def __init__(self, settings: AnswerSettings) -> None:
         self.settings = settings
 
-    def answer(self, question: str, query: str, query_vector: np.ndarray, passages: list[Passage],
-               words_from: str, weights: TermWeights) -> Answer:
-        """Pick answer sentences from `passages` for `question` (`query` is the follow-up-resolved text).
+    def draft(self, query_vector: np.ndarray, passages: list[Passage], words_from: str, weights: TermWeights) -> Draft:
+        """The best sentences and their confidence, whether or not they will be given.
 
         Word overlap follows `words_from` with its `weights` (the question's own words when it has
         some: a follow-up's words say what it wants); meaning follows the resolved query vector."""
         scored = score_sentences(words_from, query_vector, passages, weights, self.settings)
         if not scored:
-            return self._abstain(question, passages, 0.0)
+            return Draft([], 0.0)
         best = scored[0]
         coverage = weights.coverage if self.settings.confidence_uses_coverage else 1.0
         confidence = round(min(1.0, max(0.0, best.score * coverage)), 4)
-        if confidence < self.settings.abstain_threshold:
-            return self._abstain(question, passages, confidence)
-        chosen = self._extra_sentences(best, scored[1:])
+        return Draft(self._extra_sentences(best, scored[1:]), confidence)
+
+    def decide(self, question: str, query: str, passages: list[Passage], draft: Draft) -> Answer:
+        """The draft given with its citations, or declined when its confidence is under the threshold.
+
+        `question` is asked; `query` is its follow-up-resolved text."""
+        if not draft.chosen or draft.confidence < self.settings.abstain_threshold:
+            return self._abstain(question, passages, draft.confidence)
+        chosen = draft.chosen
         citations, numbers = self._citations(passages, chosen)
         segments = [
             Segment(s.text, numbers[s.passage_index], passages[s.passage_index].doc_id, s.start, s.end) for s in chosen
         ]
         text = " ".join(f"{s.text} [{s.n}]" for s in segments)
-        short = short_answer(question, best.text, query)
-        return Answer(question, text, short, False, confidence, citations, segments=segments)
+        short = short_answer(question, chosen[0].text, query)
+        return Answer(question, text, short, False, draft.confidence, citations, segments=segments)
 
     def _extra_sentences(self, best: ScoredSentence, others: list[ScoredSentence]) -> list[ScoredSentence]:
         """The best sentence, then up to max_sentences - 1 others scoring close enough to it."""

@@ -14,7 +14,7 @@ from .distribution import DISTRIBUTION, missing_extra, package_version
 from .errors import QAError, SettingsError, UsageError
 from .models import Answer
 from .questions import validate_question
-from .store import DB_NAME
+from .shards import index_exists
 
 if TYPE_CHECKING:
     from .engine import QA
@@ -36,7 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--rebuild", action="store_true", help="discard the existing index and build it anew")
     index.add_argument("--stats", action="store_true", help="print the index's counts and settings as JSON")
     add_cluster_flags(index)
-    index.add_argument("--workers", type=_checked("workers"), help="Ray workers (or worker processes), each with its own encoder")
 
     ask = sub.add_parser("ask", parents=[common], help="answer questions from the index")
     ask.add_argument("questions", nargs="+", help="one or more questions, answered in turn")
@@ -48,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_checked("port"), help="port (default 7860)")
     serve.add_argument("--docs-dir", type=Path,
                        help="folder indexed when the index is missing or stale (default: seeds/ in a checkout, ./docs when installed)")
+    add_cluster_flags(serve)
+    serve.add_argument("--replicas", type=_checked("replicas"), help="Ray Serve replicas of the app (with --ray; default 1)")
 
     evaluate = sub.add_parser("eval", parents=[common], help="measure retrieval and answer quality on a BEIR folder")
     evaluate.add_argument("--data", type=Path, required=True, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv")
@@ -76,10 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
-    """`--ray ADDRESS`: run on a Ray cluster (docs/scaling.md)."""
+    """`--ray ADDRESS`, `--workers W`, `--shards S`: past one machine (docs/scaling.md)."""
     parser.add_argument("--ray", dest="ray_address", metavar="local|auto|ADDRESS",
                         help="use a Ray cluster: local (start one here), auto (the one `ray start` runs here) or HOST:PORT "
                         "(QA_RAY_ADDRESS; needs the scale extra)")
+    parser.add_argument("--workers", type=_checked("workers"), help="Ray workers (or worker processes), each with its own encoder")
+    parser.add_argument("--shards", type=_checked("shards"), help="shards of a new index, each a normal index folder (default 1)")
 
 
 def _checked(key: str):  # noqa: ANN202 - an argparse type function
@@ -98,7 +101,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """Settings from QA_* variables overridden by this command's flags."""
     flags = {
         name: getattr(args, name, None)
-        for name in ("index_dir", "model", "top_k", "host", "port", "docs_dir", "ray_address", "workers")
+        for name in ("index_dir", "model", "top_k", "host", "port", "docs_dir", "ray_address", "workers", "shards", "replicas")
     }
     return Settings.from_env(**flags)
 
@@ -108,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from(args)
-        if settings.cluster.ray_address and args.command == "index":
+        if settings.cluster.ray_address and args.command in ("index", "serve"):
             from .cluster import require_ray
 
             require_ray()  # before the model loads: a missing extra is said at once
@@ -163,7 +166,7 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     """`qa ask`: answer each question, as text or JSON lines."""
     from .engine import QA
 
-    if not (settings.index_dir / DB_NAME).exists():
+    if not index_exists(settings.index_dir):
         raise UsageError(f"no index in {settings.index_dir}: build one with `python -m qa index seeds/`")
     # Checked before the model loads, so a bad question fails at once and nothing is half-answered.
     for question in args.questions:

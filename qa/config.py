@@ -244,15 +244,18 @@ class IndexingSettings(_Checked):
 
 @dataclass(frozen=True)
 class ClusterSettings(_Checked):
-    """Past one machine: a Ray cluster that prepares (chunks and embeds) documents."""
+    """Past one machine: a Ray cluster that prepares (chunks and embeds) documents, and sharded indexes."""
 
     ray_address: str = setting("", "QA_RAY_ADDRESS",
-                               "Ray cluster for `qa index`: local (start one here), auto (the one `ray start` "
+                               "Ray cluster for `qa index` and `qa serve`: local (start one here), auto (the one `ray start` "
                                "runs here) or HOST:PORT; empty: no Ray (docs/scaling.md)")
     # Torch's own threads beside Ray's workers only contend: one each, and as many workers as cores.
     worker_threads: int = setting(1, "QA_WORKER_THREADS", "torch threads of each Ray worker", low=1, high=256)
     batch_documents: int = setting(8, "QA_RAY_BATCH_DOCUMENTS", "documents a Ray worker prepares per task (the unit of retry)",
                                    low=1, high=100_000)
+    shards: int = setting(1, "QA_SHARDS", "shards of a new index, each a normal index folder (1: no shards; docs/scaling.md)",
+                          low=1, high=256)
+    replicas: int = setting(1, "QA_SERVE_REPLICAS", "Ray Serve replicas of the app (`qa serve --ray`)", low=1, high=256)
 
 
 @dataclass(frozen=True)

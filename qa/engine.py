@@ -20,31 +20,30 @@ from .indexing.executors import create_executor
 from .models import Answer, Document, DocumentSummary, IndexReport, Passage, StoredDocument
 from .questions import validate_question, well_formed
 from .retrieval import Retriever
-from .store import MODEL_PROBE_TEXT, Store, check_integrity, remove_index
+from .shards import ShardedStore, index_folders, open_index, remove_index
+from .store import MODEL_PROBE_TEXT, check_integrity
 from .text import content_terms, term_weights
 
 
 class QA:
     """Index, search and answer over one index folder; safe to share between threads."""
 
-    def __init__(self, settings: Settings | None = None, encoder: Encoder | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, encoder: Encoder | None = None, store: ShardedStore | None = None) -> None:
+        """`store`: shards opened elsewhere (on a Ray cluster) instead of the index in `settings.index_dir`."""
         self.settings = settings or Settings.from_env()
         integrity_checked = encoder is None
         if encoder is None:
             # The integrity checks read the whole database inside SQLite, which releases the GIL,
             # so on a large index they cost no start-up time when run beside the model load.
             with ThreadPoolExecutor(1) as pool:
-                checked = pool.submit(check_integrity, Path(self.settings.index_dir), self.settings.lexical)
+                folders = [] if store else index_folders(Path(self.settings.index_dir), self.settings.cluster.shards)
+                checked = pool.submit(_check_all, folders, self.settings)
                 encoder = create_encoder(self.settings.embedding)
                 checked.result()
         self.encoder = encoder
         signature = {"model": encoder.model_id, "chunking": self.settings.chunking.signature}
         probe = encoder.encode([MODEL_PROBE_TEXT])[0]
-        self.store = Store(
-            self.settings.index_dir, encoder.dimension, signature, probe,
-            vector_settings=self.settings.vectors, lexical_settings=self.settings.lexical,
-            crash_at=self.settings.crash_at, integrity_checked=integrity_checked,
-        )
+        self.store = store or open_index(self.settings, encoder.dimension, signature, probe, integrity_checked)
         self.executor = create_executor(self.settings, encoder)
         self.indexer = Indexer(self.store, self.executor)
         self.retriever = Retriever(self.store, self.settings)
@@ -113,8 +112,13 @@ class QA:
 
     def close(self) -> None:
         """Stop indexing workers and close this thread's database connection."""
-        self.executor.close()
         self.store.close()
+        self.executor.close()
+
+
+def _check_all(folders: list[Path], settings: Settings) -> None:
+    for folder in folders:
+        check_integrity(folder, settings.lexical)
 
 
 def _ms(since: float) -> float:

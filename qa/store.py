@@ -26,7 +26,7 @@ from . import vectors as vector_index
 from .config import LexicalSettings, VectorSettings
 from .errors import REBUILD_HINT, CorruptIndexError, ModelMismatchError
 from .lexical import LexicalEntry, LexicalIndex, create_lexical_index
-from .models import Changes, DocumentSummary, PreparedDocument, StoredDocument, StoredSentence
+from .models import Changes, DocumentSummary, Passage, PreparedDocument, StoredDocument, StoredSentence, page_at
 from .vectors import VectorIndex
 
 DB_NAME = "qa.sqlite"
@@ -360,6 +360,20 @@ class Store:
             list(chunk_ids),
         ).fetchall()
         return {row[0]: ChunkRow(*row) for row in rows}
+
+    def passages(self, ranked: Sequence[tuple[int, float]]) -> dict[int, Passage]:
+        """The ranked chunks as passages (scored, with their sentences) by chunk id; missing ids are left out."""
+        rows = self.chunk_rows([chunk_id for chunk_id, _ in ranked])
+        passages = {}
+        for chunk_id, score in ranked:
+            row = rows.get(chunk_id)
+            if row is not None:
+                passages[chunk_id] = Passage(
+                    chunk_id=chunk_id, doc_id=row.doc_id, source=row.source, title=row.title, text=row.text,
+                    start=row.start, end=row.end, score=score, page=page_at(json.loads(row.pages), row.start),
+                    sentences=self.sentences_in(row.doc_id, row.start, row.end),
+                )
+        return passages
 
     def sentences_in(self, doc_id: str, start: int, end: int) -> tuple[StoredSentence, ...]:
         """Sentence spans (with vectors) inside [start, end) of a document, in order."""

@@ -5,18 +5,26 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 from ..loaders import load_paths
 from ..models import Changes, Document, IndexReport
-from ..store import Store
 from .executors import Executor
 from .plan import IndexPlan, gather, plan
+
+
+class IndexWriter(Protocol):
+    """Where prepared documents are committed: one index folder (`Store`) or its shards (`ShardedStore`)."""
+
+    def content_hashes(self) -> dict[str, tuple[str, str]]: ...
+
+    def apply(self, changes: Changes) -> None: ...
 
 
 class Indexer:
     """Turns documents into stored chunks, sentences and vectors, embedding only what changed."""
 
-    def __init__(self, store: Store, executor: Executor) -> None:
+    def __init__(self, store: IndexWriter, executor: Executor) -> None:
         self.store = store
         self.executor = executor
 

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..config import Settings
 from ..engine import QA
 from ..errors import UsageError
+from ..shards import index_exists, index_folders
 from ..store import DB_NAME
 from .origins import OriginGuard, OriginPolicy
 
@@ -23,10 +24,10 @@ WIDGET_DIR = Path(__file__).resolve().parent / "widget"
 
 def index_is_stale(settings: Settings) -> bool:
     """True when the index is missing or a file in the docs folder is newer than it."""
-    db = settings.index_dir / DB_NAME
-    if not db.exists():
+    if not index_exists(settings.index_dir):
         return True
-    built = max(p.stat().st_mtime for p in [db, *settings.index_dir.glob(DB_NAME + "-wal")])
+    databases = [folder / DB_NAME for folder in index_folders(settings.index_dir)]
+    built = max((p.stat().st_mtime for db in databases for p in [db, *db.parent.glob(DB_NAME + "-wal")] if p.exists()), default=0.0)
     return any(p.stat().st_mtime > built for p in Path(settings.docs_dir).rglob("*") if p.is_file())
 
 
@@ -138,6 +139,11 @@ def serve(settings: Settings) -> None:
         OriginPolicy.from_settings(settings.server.allowed_origins)  # fail before the slow indexing
     except ValueError as error:
         raise UsageError(f"QA_ALLOWED_ORIGINS: {error}") from error
+    if settings.cluster.ray_address:
+        from ..cluster.serving import serve_on_ray
+
+        serve_on_ray(settings, prepare)
+        return
     qa = prepare(settings)
     app = create_app(qa)
     host, port = settings.server.host, settings.server.port

@@ -179,14 +179,29 @@ def test_title_from_text_rule(tmp_path: Path, text: str, title: str) -> None:
     assert only_document(path).title == title
 
 
+@pytest.mark.parametrize(
+    ("name", "title"),
+    [
+        ("5b672d860f205277", "The council met on Monday to approve the new budget for the city"),
+        ("ticketmaster.com", "ticketmaster.com"),
+        ("meeting-notes", "meeting-notes"),
+        ("0042", "The council met on Monday to approve the new budget for the city"),
+    ],
+)
+def test_prose_opening_titles_a_file_whose_name_is_not_words(tmp_path: Path, name: str, title: str) -> None:
+    path = tmp_path / f"{name}.txt"
+    path.write_text("The council met on Monday to approve the new budget for the city. It passed.\n", encoding="utf-8")
+    assert only_document(path).title == title
+
+
 def test_seed_titles_are_sensible_and_debris_is_kept_verbatim() -> None:
     results = load(SEEDS)
     assert all(isinstance(result, Document) for result in results)
     first, second = results
     assert first.doc_id.startswith("000_") and second.doc_id.startswith("002_")
     assert second.title == "The largest demonstrations in Iraq against Iran’s malign influence"
-    # Seed 000 opens with prose, not a headline: its title falls back to the file name.
-    assert first.title == "000_5b672d860f205277"
+    # Seed 000 opens with prose and its file name is a hash: the title is its opening words.
+    assert first.title == "Social network users post videos and photos of citizens who continue to protest…"
     # Debris stays in the text; flagging it is another module's job.
     assert second.text.startswith("728 x 90\n")
     assert "Sign up to receive our latest news!" in first.text

@@ -29,9 +29,12 @@ register((".docx",), docx.load_docx)
 register((".jsonl",), jsonl.load_jsonl)
 
 _TITLE_MAX_CHARS = 120
+# A title made from a text's opening sentence is cut to about this many characters, on a word.
+_OPENING_TITLE_CHARS = 80
 _TITLE_SCAN_LINES = 10
 _WORD = re.compile(r"[^\W\d_]{2}")  # a word with at least two letters, in any script
 _LINE = re.compile(r"[^\n]+")  # lazily, so a huge text is not split whole for a title
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
 
 
 def load_paths(paths: Iterable[str | Path], max_bytes: int = MAX_FILE_BYTES) -> Iterator[Document | Skipped]:
@@ -99,12 +102,12 @@ def _load_file(path: Path, doc_id: str, root: Path, max_bytes: int, source: str 
         if isinstance(item, RecordProblem):
             yield Skipped(f"{source}#{item.record_id}" if item.record_id else source, item.reason)
         elif item.record_id is not None:
-            title = item.title or _title_from_text(item.text) or item.record_id
+            title = item.title or _title_from_text(item.text) or _name_or_opening(item.record_id, item.text)
             yield _document(item.record_id, f"{source}#{item.record_id}", title, item.text, item.pages, str(root))
         elif not item.text.strip():
             yield Skipped(source, "no text found after extraction")
         else:
-            title = item.title or _title_from_text(item.text) or path.stem
+            title = item.title or _title_from_text(item.text) or _name_or_opening(path.stem, item.text)
             yield _document(doc_id, source, title, item.text, item.pages, str(root))
 
 
@@ -143,4 +146,25 @@ def _title_from_text(text: str) -> str | None:
         if len(line) <= _TITLE_MAX_CHARS and not line.endswith((".", ",", ";", ":")):
             return line
         return None
+    return None
+
+
+def _name_or_opening(name: str, text: str) -> str:
+    """A file's name as its title when it reads as words; else (a hash, a number) the text's opening words."""
+    if any(part.isalpha() and len(part) >= 2 for part in re.split(r"[\W_\d]*\d[\W_\d]*|[\W_]+", name)):
+        return name
+    return _opening(text) or name
+
+
+def _opening(text: str) -> str | None:
+    """The first worded line's first sentence, cut on a word to about `_OPENING_TITLE_CHARS`."""
+    lines = (match.group().strip() for match in _LINE.finditer(text))
+    for line in islice(filter(None, lines), _TITLE_SCAN_LINES):
+        if sum(1 for word in line.split() if _WORD.search(word)) < 2:
+            continue
+        sentence = _SENTENCE_END.split(line, maxsplit=1)[0].rstrip(".")
+        if len(sentence) <= _OPENING_TITLE_CHARS:
+            return sentence
+        cut = sentence.rfind(" ", 0, _OPENING_TITLE_CHARS)
+        return sentence[: cut if cut > 0 else _OPENING_TITLE_CHARS].rstrip(" ,;:–—-") + "…"
     return None

@@ -69,7 +69,7 @@ def test_snippet_gives_a_working_chat_on_an_allowed_origin(browser, sites):
         answer = chat.locator("#qa-chat").get_by_text("more than 12,000").first
         answer.wait_for(timeout=60_000)
         # The cited source is shown with its supporting sentence highlighted.
-        chat.locator("#qa-chat").get_by_text("000_5b672d860f205277").filter(visible=True).first.wait_for(timeout=10_000)
+        chat.locator("#qa-chat").get_by_text("Social network users post videos").filter(visible=True).first.wait_for(timeout=10_000)
         chat.locator("#qa-chat mark").filter(has_text="12,000").filter(visible=True).first.wait_for(timeout=10_000)
 
         # Same answer through the API from this page: CORS lets the allowed origin read it.

@@ -6,9 +6,12 @@ killed a worker mid-run and must still build exactly what the one-process path b
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -41,7 +44,11 @@ def ray_run(corpus, tmp_path_factory) -> dict:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_RAY_BATCH_DOCUMENTS": "1"}
     command = [sys.executable, "-m", "qa", "index", str(corpus), "--ray", "local", "--workers", "2", "--index-dir", str(index_dir)]
     began = time.monotonic()
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Its own session, so the deadline can stop the driver and the local cluster it started at once.
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    deadline = threading.Timer(RUN_SECONDS, stop_session, (process,))
+    deadline.start()
     killed: list[int] = []
     lines: list[str] = []
     try:
@@ -50,14 +57,20 @@ def ray_run(corpus, tmp_path_factory) -> dict:
             lines.append(line)
             if line.startswith("prepared ") and not killed:
                 killed = kill_a_worker(process.pid)
-            assert time.monotonic() - began < RUN_SECONDS, "the Ray run did not finish in time"
-        stdout, _ = process.communicate(timeout=RUN_SECONDS)
+        stdout, _ = process.communicate()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        deadline.cancel()
+        stop_session(process)
+    assert time.monotonic() - began < RUN_SECONDS, f"the Ray run did not finish in {RUN_SECONDS} s: {''.join(lines)[-3000:]}"
     return {"code": process.returncode, "stdout": stdout, "stderr": "".join(lines), "killed": killed, "index_dir": index_dir,
             "seconds": time.monotonic() - began}
+
+
+def stop_session(process: subprocess.Popen) -> None:
+    """SIGKILL everything in the process's session (the driver, its Ray workers and cluster), if it still runs."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def kill_a_worker(driver_pid: int) -> list[int]:

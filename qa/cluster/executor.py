@@ -5,7 +5,7 @@ from __future__ import annotations
 import pickle
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -49,12 +49,24 @@ class RayExecutor:
         self.cluster = cluster
 
     def prepare(self, documents: Sequence[Document], progress: bool = False) -> list[PreparedDocument]:
-        """Chunk and embed on the cluster; results in the documents' order.
+        """Chunk and embed on the cluster; results in the documents' order."""
+        results: list[PreparedDocument | None] = [None] * len(documents)
+        report = _Progress(len(documents)) if progress else None
+        for position, prepared in self.stream(documents):
+            results[position] = prepared
+            if report:
+                report.step(len(prepared.chunks))
+        missing = [documents[i].doc_id for i, p in enumerate(results) if p is None]
+        assert not missing, f"Ray Data returned no result for {missing}"
+        return [p for p in results if p is not None]
+
+    def stream(self, documents: Sequence[Document]) -> Iterator[tuple[int, PreparedDocument]]:
+        """(position in `documents`, prepared document) as the workers finish them, in no set order.
 
         A worker that dies is restarted and its batch run again (Ray Data's actor pool retries
         without limit), so a lost node costs time, never documents."""
         if not documents:
-            return []
+            return
         threads = self.cluster.worker_threads
         ray = connect(self.cluster, cpus_needed(self.workers, threads))
         items = [{"position": position, "document": pickle.dumps(doc)} for position, doc in enumerate(documents)]
@@ -65,16 +77,8 @@ class RayExecutor:
             compute=ray.data.ActorPoolStrategy(size=self.workers),
             num_cpus=threads,
         )
-        results: list[PreparedDocument | None] = [None] * len(documents)
-        report = _Progress(len(documents)) if progress else None
         for row in dataset.iter_rows():
-            prepared: PreparedDocument = pickle.loads(row["prepared"])
-            results[int(row["position"])] = prepared
-            if report:
-                report.step(len(prepared.chunks))
-        missing = [documents[i].doc_id for i, p in enumerate(results) if p is None]
-        assert not missing, f"Ray Data returned no result for {missing}"
-        return [p for p in results if p is not None]
+            yield int(row["position"]), pickle.loads(row["prepared"])
 
     def close(self) -> None:
         """Leave the cluster (a local one stops)."""

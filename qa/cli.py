@@ -14,7 +14,8 @@ from .distribution import DISTRIBUTION, missing_extra, package_version
 from .errors import QAError, SettingsError, UsageError
 from .models import Answer
 from .questions import validate_question
-from .shards import index_exists
+from .shards import index_exists, index_folders
+from .store import full_check
 
 if TYPE_CHECKING:
     from .engine import QA
@@ -35,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("paths", nargs="*", type=Path, help="files or folders to index")
     index.add_argument("--rebuild", action="store_true", help="discard the existing index and build it anew")
     index.add_argument("--stats", action="store_true", help="print the index's counts and settings as JSON")
+    index.add_argument("--check", action="store_true",
+                       help="check every page, the lexical index and every vector file (slow on a large index; start-up checks are O(1))")
     add_cluster_flags(index)
 
     ask = sub.add_parser("ask", parents=[common], help="answer questions from the index")
@@ -139,11 +142,18 @@ def run_index(args: argparse.Namespace, settings: Settings) -> int:
     """`qa index`: update the index and print a summary."""
     from .engine import QA
 
-    if not args.paths and not args.stats:
+    if not args.paths and not args.stats and not args.check:
         raise UsageError("name at least one file or folder to index, e.g. `python -m qa index seeds/`")
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    if args.check and not args.rebuild:
+        if not index_exists(settings.index_dir):
+            raise UsageError(f"no index in {settings.index_dir}: build one with `python -m qa index seeds/`")
+        # Needs no model: a damaged index is reported before anything loads or writes.
+        print(json.dumps([full_check(folder, settings.lexical) for folder in index_folders(settings.index_dir)], indent=2))
+        if not args.paths and not args.stats:
+            return 0
     if args.rebuild:
         QA.remove_index(settings.index_dir)
     qa = QA(settings)

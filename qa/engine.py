@@ -33,7 +33,7 @@ class QA:
         self.settings = settings or Settings.from_env()
         integrity_checked = encoder is None
         if encoder is None:
-            # The integrity checks read the whole database inside SQLite, which releases the GIL,
+            # The start-up checks hash the vector files (hashlib releases the GIL),
             # so on a large index they cost no start-up time when run beside the model load.
             with ThreadPoolExecutor(1) as pool:
                 folders = [] if store else index_folders(Path(self.settings.index_dir), self.settings.cluster.shards)

@@ -9,6 +9,7 @@ leaves the previous index whole.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +26,11 @@ import numpy as np
 from . import vectors as vector_index
 from .config import LexicalSettings, VectorSettings
 from .errors import REBUILD_HINT, CorruptIndexError, ModelMismatchError
-from .lexical import LexicalEntry, LexicalIndex, create_lexical_index
+from .lexical import LexicalEntry, create_lexical_index
 from .models import Changes, DocumentSummary, Passage, PreparedDocument, StoredDocument, StoredSentence, page_at
 from .vectors import VectorIndex
+from .vectors.faiss_index import read as faiss_read
+from .vectors.layers import Delta, LayeredVectors, VectorFile, read_delta, write_delta
 
 DB_NAME = "qa.sqlite"
 SCHEMA_VERSION = "1"
@@ -108,7 +111,9 @@ class Store:
         self._write_lock = threading.Lock()
         self._vectors_lock = threading.RLock()
         self._generation = -1
-        self.vectors: VectorIndex | None = None
+        self.vectors: LayeredVectors | None = None
+        self._base: VectorFile | None = None
+        self._deltas: list[VectorFile] = []
         self.lexical = create_lexical_index(lexical_settings, self.dir, lambda: self.db, self.chunk_count)
         self._open(integrity_checked)
 
@@ -134,7 +139,7 @@ class Store:
         try:
             with self._write_lock:
                 if not integrity_checked:  # else check_integrity(index_dir) ran just before, beside the model load
-                    _check_integrity(self.db, self.dir, self.lexical)
+                    _check_integrity(self.db, self.dir)
                 self.db.executescript(SCHEMA)
                 self.lexical.create()
                 stored = self._meta()
@@ -192,34 +197,34 @@ class Store:
     # -- vector generations --------------------------------------------------------------------
 
     def refresh(self, retries: int = 1) -> None:
-        """Load the vector file of the committed generation if another writer moved it on."""
+        """Load what another writer committed since: its new delta files only, or a new base and its deltas."""
         meta, chunk_count = self._committed_state()
         generation = int(meta.get("generation", "0"))
         if generation == self._generation and self.vectors is not None:
             return
-        name = meta.get("faiss_file", "")
+        base, deltas = committed_files(meta)
         with self._vectors_lock:
-            if not name:
-                vectors = vector_index.empty_index(self.dimension)
-            else:
-                path = self.dir / name
-                try:
-                    vectors = vector_index.read_index(path, meta.get("faiss_sha256"))
-                except (OSError, RuntimeError, ValueError) as error:
-                    # Another process may have committed a newer generation and removed this file.
-                    if retries > 0 and int(self._meta().get("generation", "0")) != generation:
-                        return self.refresh(retries - 1)
-                    raise CorruptIndexError(f"The vector file {path} is missing or damaged ({error}). {REBUILD_HINT}") from error
+            try:
+                current = self.vectors
+                if current is not None and base == self._base and deltas[: len(self._deltas)] == self._deltas:
+                    vectors = _apply_deltas(self.dir, current, deltas[len(self._deltas) :])
+                else:
+                    vectors = load_layers(self.dir, base, deltas, self.dimension)
+            except (OSError, RuntimeError, ValueError) as error:
+                # Another process may have committed a newer generation and removed these files.
+                if retries > 0 and int(self._meta().get("generation", "0")) != generation:
+                    return self.refresh(retries - 1)
+                raise CorruptIndexError(f"A vector file in {self.dir} is missing or damaged ({error}). {REBUILD_HINT}") from error
             if len(vectors) != chunk_count or vectors.dimension != self.dimension:
                 raise CorruptIndexError(
-                    f"The vector file holds {len(vectors)} vectors of {vectors.dimension} dimensions but the "
+                    f"The vector files hold {len(vectors)} vectors of {vectors.dimension} dimensions but the "
                     f"database has {chunk_count} chunks of {self.dimension}. "
                     "Rebuild with `python -m qa index --rebuild PATH...`."
                 )
-            self.vectors, self._generation = vectors, generation
+            self.vectors, self._generation, self._base, self._deltas = vectors, generation, base, deltas
 
-    def vector_snapshot(self) -> VectorIndex:
-        """The committed generation's vector index (readers keep it even if a writer moves on)."""
+    def vector_snapshot(self) -> LayeredVectors:
+        """The committed generation's vectors (readers keep them even if a writer moves on)."""
         self.refresh()
         with self._vectors_lock:
             assert self.vectors is not None
@@ -246,21 +251,45 @@ class Store:
         finally:
             db.execute("COMMIT")
 
-    def _remove_stray_files(self) -> None:
+    def _remove_stray_files(self, keep: set[str] | None = None) -> None:
         """Drop vector files of crashed or superseded writes; only safe under SQLite's write lock."""
-        current = self._meta().get("faiss_file", "")
-        for path in self.dir.glob("vectors-*.faiss*"):
-            if path.name != current:
+        if keep is None:
+            base, deltas = committed_files(self._meta())
+            keep = {file.name for file in [base, *deltas] if file is not None}
+        for path in self.dir.glob("vectors-*"):
+            if path.name not in keep:
                 path.unlink(missing_ok=True)
 
-    def _write_vectors(self, vectors: VectorIndex, generation: int) -> tuple[str, str]:
-        """Write the generation's vector file durably; returns its name and SHA-256."""
-        name = f"vectors-{generation}.faiss"
+    def _write_file(self, name: str, write: Callable[[Path], tuple[str, int]]) -> VectorFile:
+        """Write a generation's file durably under a temporary name, then rename it into place."""
         tmp = self.dir / (name + ".tmp")
-        digest = vectors.save(tmp)
+        digest, size = write(tmp)
         os.replace(tmp, self.dir / name)
         _fsync_dir(self.dir)
-        return name, digest
+        _remember_verified(self.dir / name, digest)
+        return VectorFile(name, digest, size)
+
+    def _needs_merge(self, vectors: LayeredVectors) -> bool:
+        """Whether the unmerged deltas outgrew their share of the base, or the corpus size calls for another index kind."""
+        settings = self.vector_settings
+        size, kind = len(vectors), vectors.base.info().kind
+        if kind == vector_index.FLAT and settings.kind != vector_index.FLAT and size >= settings.ivf_threshold:
+            return True
+        if kind != vector_index.FLAT and (settings.kind == vector_index.FLAT or size < settings.flat_threshold):
+            return True
+        return vectors.delta_size > max(settings.delta_min, settings.delta_share * len(vectors.base))
+
+    def _merged(self, vectors: LayeredVectors) -> VectorIndex:
+        """A new base holding every live vector (O(corpus); amortized over the commits it absorbs)."""
+        # A mapped base cannot be changed: read a private copy of its file.
+        writable = faiss_read(self.dir / self._base.name) if self._base is not None else vectors.base.copy()
+        added, ids, removed = vectors.unmerged()
+        if len(removed):
+            writable.remove(removed)
+        if len(ids):
+            writable.add(added, ids)
+        # The corpus size picks the index kind: exact while small, IVF once large.
+        return vector_index.fit(writable, self.vector_settings)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -269,49 +298,63 @@ class Store:
         return {row[0]: (row[1], row[2]) for row in self.db.execute("SELECT doc_id, content_hash, root FROM documents")}
 
     def apply(self, changes: Changes) -> None:
-        """Write one batch of upserts, deletes and moved roots as one atomic generation."""
+        """Write one batch of upserts, deletes and moved roots as one atomic generation (cost O(batch))."""
         deletes = set(changes.deletes) | {prepared.document.doc_id for prepared in changes.upserts}
         with self._write_lock:
             db = self.db
             db.execute("BEGIN IMMEDIATE")
-            previous = self._meta().get("faiss_file", "")
+            generation = 0
             try:
                 self.refresh()
                 self._remove_stray_files()
                 with self._vectors_lock:
                     assert self.vectors is not None
-                    vectors = self.vectors.copy()
+                    current, base, deltas = self.vectors, self._base, self._deltas
                 removed = self._delete_rows(db, deletes)
                 if removed:
                     self.lexical.remove(removed)
-                    vectors.remove(np.asarray(removed, dtype=np.int64))
+                added_ids: list[np.ndarray] = []
+                added_vectors: list[np.ndarray] = []
                 for prepared in changes.upserts:
                     ids = self._insert_document(db, prepared)
                     if ids:
-                        vectors.add(prepared.chunk_vectors, np.asarray(ids, dtype=np.int64))
-                # The corpus size picks the index kind: exact while small, IVF once large.
-                vectors = vector_index.fit(vectors, self.vector_settings)
+                        added_ids.append(np.asarray(ids, dtype=np.int64))
+                        added_vectors.append(np.asarray(prepared.chunk_vectors, dtype=np.float32))
+                delta = Delta(
+                    np.concatenate(added_ids) if added_ids else np.zeros(0, dtype=np.int64),
+                    np.concatenate(added_vectors) if added_vectors else np.zeros((0, self.dimension), dtype=np.float32),
+                    np.asarray(removed, dtype=np.int64),
+                )
                 for doc_id, root in changes.roots.items():
                     db.execute("UPDATE documents SET root = ? WHERE doc_id = ?", (root, doc_id))
                 generation = int(self._meta().get("generation", "0")) + 1
+                vectors = current.apply(delta)
                 self._crash_point("before-faiss-write")
-                name, digest = self._write_vectors(vectors, generation)
+                if self._needs_merge(vectors):
+                    merged = self._merged(vectors)
+                    base = self._write_file(f"vectors-{generation}.faiss", lambda path: _save(merged, path))
+                    deltas = []
+                    vectors = LayeredVectors(merged)
+                else:
+                    deltas = [*deltas, self._write_file(f"vectors-{generation}.delta", lambda path: write_delta(path, delta))]
                 self._crash_point("after-faiss-rename")
                 info = json.dumps(vectors.info().to_dict())
-                self._write_meta({"generation": str(generation), "faiss_file": name, "faiss_sha256": digest, "vector_index": info})
+                self._write_meta(files_meta(base, deltas) | {"generation": str(generation), "vector_index": info})
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
                 # The rolled-back generation's file (if written) must not outlive it.
-                for path in self.dir.glob("vectors-*.faiss*"):
-                    if path.name != previous:
+                for name in (f"vectors-{generation}.faiss", f"vectors-{generation}.delta") if generation else ():
+                    for path in (self.dir / name, self.dir / (name + ".tmp")):
                         path.unlink(missing_ok=True)
+                db.execute("ROLLBACK")
                 raise
             self._crash_point("after-commit")
             with self._vectors_lock:
-                self.vectors, self._generation = vectors, generation
-            if previous:
-                (self.dir / previous).unlink(missing_ok=True)
+                previous = {file.name for file in [self._base, *self._deltas] if file is not None}
+                self.vectors, self._generation, self._base, self._deltas = vectors, generation, base, deltas
+            # Only what this commit superseded: a writer in another process may be writing its next file.
+            for name in previous - {file.name for file in [base, *deltas] if file is not None}:
+                (self.dir / name).unlink(missing_ok=True)
 
     def _delete_rows(self, db: sqlite3.Connection, doc_ids: set[str]) -> list[int]:
         removed: list[int] = []
@@ -430,44 +473,173 @@ class Store:
 
 
 def check_integrity(index_dir: Path, lexical_settings: LexicalSettings = LexicalSettings()) -> None:
-    """Refuse a damaged index in `index_dir` (reads every page, so it takes time in proportion to its size)."""
-    # Its own connection, so QA can run it in a thread while the model loads: SQLite releases the GIL.
+    """The start-up check: O(1) database checks and the committed vector files' checksums (see `_check_integrity`)."""
+    # Its own connection, so QA can run it in a thread while the model loads: hashing releases the GIL.
     index_dir.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(index_dir / DB_NAME, isolation_level=None, timeout=30)
     try:
-        lexical = create_lexical_index(lexical_settings, index_dir, lambda: connection, lambda: 0)
-        _check_integrity(connection, index_dir, lexical)
+        _check_integrity(connection, index_dir)
+        if connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+            base, deltas = committed_files(dict(connection.execute("SELECT key, value FROM meta").fetchall()))
+            for file in [base, *deltas]:
+                if file is not None:
+                    _verify(index_dir / file.name, file)
     except sqlite3.DatabaseError as error:
         raise CorruptIndexError(f"The index database {index_dir / DB_NAME} is damaged ({error}). {REBUILD_HINT}") from error
+    except (OSError, ValueError) as error:
+        raise CorruptIndexError(f"A vector file in {index_dir} is missing or damaged ({error}). {REBUILD_HINT}") from error
     finally:
         connection.close()
 
 
+def full_check(index_dir: Path, lexical_settings: LexicalSettings = LexicalSettings()) -> dict[str, int | float | str]:
+    """`qa index --check`: every page of the database, the lexical index, every vector file's bytes, and the counts.
+
+    Takes time in proportion to the index's size (at a million chunks, minutes); raises CorruptIndexError.
+    """
+    began = time.perf_counter()
+    db_path = index_dir / DB_NAME
+    if not db_path.exists():
+        raise CorruptIndexError(f"There is no index database in {index_dir}. {REBUILD_HINT}")
+    # Read-write: FTS5's integrity check is an INSERT command (it changes nothing).
+    connection = sqlite3.connect(db_path, isolation_level=None, timeout=30)
+    try:
+        _check_integrity(connection, index_dir)
+        problems = [row[0] for row in connection.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise CorruptIndexError(f"The index database {db_path} is damaged ({'; '.join(problems)}). {REBUILD_HINT}")
+        meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
+        chunks = int(connection.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        lexical = create_lexical_index(lexical_settings, index_dir, lambda: connection, lambda: chunks)
+        lexical.check()
+        base, deltas = committed_files(meta)
+        for file in [base, *deltas]:
+            if file is not None:
+                _verify(index_dir / file.name, file, cached=False)
+        vectors = load_layers(index_dir, base, deltas, 0)
+    except sqlite3.DatabaseError as error:
+        raise CorruptIndexError(f"The index database {db_path} is damaged ({error}). {REBUILD_HINT}") from error
+    except (OSError, RuntimeError, ValueError) as error:
+        raise CorruptIndexError(f"A vector file in {index_dir} is missing or damaged ({error}). {REBUILD_HINT}") from error
+    finally:
+        connection.close()
+    if len(vectors) != chunks:
+        raise CorruptIndexError(f"The vector files in {index_dir} hold {len(vectors)} vectors but the database has {chunks} chunks. "
+                                f"{REBUILD_HINT}")
+    return {"index_dir": str(index_dir), "ok": "yes", "chunks": chunks, "vectors": len(vectors), "vector_files": 1 + len(deltas),
+            "database_bytes": db_path.stat().st_size, "seconds": round(time.perf_counter() - began, 2)}
+
+
 def remove_index(index_dir: Path) -> None:
     """Delete the index files in `index_dir` (for --rebuild); other files there are left alone."""
-    for path in [index_dir / DB_NAME, *index_dir.glob(DB_NAME + "-*"), *index_dir.glob("vectors-*.faiss*")]:
+    for path in [index_dir / DB_NAME, *index_dir.glob(DB_NAME + "-*"), *index_dir.glob("vectors-*")]:
         if path.is_dir():
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
 
 
-def _check_integrity(db: sqlite3.Connection, index_dir: Path, lexical: LexicalIndex) -> None:
-    """Refuse a damaged database before anything is written to it."""
-    # quick_check reads every page once: truncation and torn pages show up here, not mid-query.
-    problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
-    if problems != ["ok"]:
-        raise CorruptIndexError(f"The index database {index_dir / DB_NAME} is damaged ({'; '.join(problems)}). {REBUILD_HINT}")
-    has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
-    if has_meta:
-        lexical.check()
+# -- the files of a generation -------------------------------------------------------------------
+
+
+def committed_files(meta: dict[str, str]) -> tuple[VectorFile | None, list[VectorFile]]:
+    """The base file and delta files the committed generation consists of."""
+    name = meta.get("faiss_file", "")
+    # Indexes written before deltas existed recorded no size: checked by their checksum alone.
+    base = VectorFile(name, meta.get("faiss_sha256", ""), int(meta.get("faiss_bytes", "-1"))) if name else None
+    deltas = [VectorFile.from_dict(entry) for entry in json.loads(meta.get("vector_deltas", "[]"))]
+    return base, deltas
+
+
+def files_meta(base: VectorFile | None, deltas: list[VectorFile]) -> dict[str, str]:
+    """The meta rows that record a generation's files (the inverse of `committed_files`)."""
+    return {
+        "faiss_file": base.name if base else "",
+        "faiss_sha256": base.sha256 if base else "",
+        "faiss_bytes": str(base.size) if base else "-1",
+        "vector_deltas": json.dumps([delta.to_dict() for delta in deltas]),
+    }
+
+
+def load_layers(index_dir: Path, base: VectorFile | None, deltas: list[VectorFile], dimension: int) -> LayeredVectors:
+    """A generation's vectors read from its files (each verified against its checksum unless already verified)."""
+    if base is None:
+        if not dimension and deltas:
+            dimension = read_delta(index_dir / deltas[0].name).vectors.shape[1]
+        layers = LayeredVectors(vector_index.empty_index(dimension or 1))
+    else:
+        _verify(index_dir / base.name, base)
+        layers = LayeredVectors(faiss_read(index_dir / base.name, mmap=True))
+    return _apply_deltas(index_dir, layers, deltas)
+
+
+def _apply_deltas(index_dir: Path, layers: LayeredVectors, deltas: list[VectorFile]) -> LayeredVectors:
+    for file in deltas:
+        _verify(index_dir / file.name, file)
+        layers = layers.apply(read_delta(index_dir / file.name, layers.dimension))
+    return layers
+
+
+# Files whose bytes were hashed in this process (path, size, mtime) -> SHA-256: a generation's file
+# is never rewritten, so the start-up check beside the model load need not be repeated at open.
+_verified: dict[tuple[str, int, int], str] = {}
+_verified_lock = threading.Lock()
+
+
+def _file_key(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
+
+
+def _remember_verified(path: Path, sha256: str) -> None:
+    with _verified_lock:
+        _verified[_file_key(path)] = sha256
+
+
+def _verify(path: Path, file: VectorFile, cached: bool = True) -> None:
+    """Refuse (ValueError) a file whose size or bytes differ from those recorded when it was written."""
+    key = _file_key(path)
+    if file.size >= 0 and key[1] != file.size:
+        raise ValueError(f"{path.name} has {key[1]} bytes, {file.size} were written")
+    if not file.sha256 or (cached and _verified.get(key) == file.sha256):
+        return
+    with open(path, "rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    if digest != file.sha256:
+        raise ValueError(f"the checksum of {path.name} does not match the one recorded when it was written")
+    _remember_verified(path, digest)
+
+
+def _save(index: VectorIndex, path: Path) -> tuple[str, int]:
+    return index.save(path), path.stat().st_size
+
+
+def _check_integrity(db: sqlite3.Connection, index_dir: Path) -> None:
+    """Refuse a damaged database at open in O(1): its header against its size, and the root page of every table.
+
+    Reading every page (quick_check, 65 s cold at a million chunks) and the lexical index's own check
+    run on demand (`qa index --check`, `full_check`); damage deeper in a table surfaces as SQLite reads it.
+    """
+    db_path = index_dir / DB_NAME
+    if db_path.exists() and db_path.stat().st_size >= 100:
+        with open(db_path, "rb") as handle:
+            header = handle.read(100)
+        page_size = int.from_bytes(header[16:18], "big")
+        page_size = 65536 if page_size == 1 else page_size
+        pages = int.from_bytes(header[28:32], "big")
+        # The header's page count is valid when its change counter matches "version-valid-for".
+        if header.startswith(b"SQLite format 3\0") and header[24:28] == header[92:96] and pages * page_size > db_path.stat().st_size:
+            raise CorruptIndexError(f"The index database {db_path} is damaged (truncated: {db_path.stat().st_size} bytes of "
+                                    f"{pages * page_size}). {REBUILD_HINT}")
+    tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%'").fetchall()
+    for (table,) in tables:
+        db.execute(f'SELECT * FROM "{table}" LIMIT 1').fetchall()  # reads the table's root page
+    has_meta = any(table == "meta" for (table,) in tables)
     # An emptied database (truncated to 0 bytes) would otherwise pass for a new, empty index.
-    if not has_meta and any(index_dir.glob("vectors-*.faiss")):
+    if not has_meta and any(index_dir.glob("vectors-*")):
         raise CorruptIndexError(
             f"The index database {index_dir / DB_NAME} is missing or empty but vector files remain in {index_dir}. {REBUILD_HINT}"
         )
-
-
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

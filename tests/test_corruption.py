@@ -17,6 +17,7 @@ import pytest
 from qa.config import Settings
 from qa.engine import QA
 from qa.errors import CorruptIndexError, ModelMismatchError
+from qa.models import Document
 from qa.store import DB_NAME
 
 from .conftest import ROOT, SEEDS
@@ -27,17 +28,28 @@ SEED_QUESTION = "How many people were arrested on Nov. 15?"
 
 @pytest.fixture(scope="module")
 def built(encoder, tmp_path_factory) -> Path:
-    """A closed, healthy index of seeds/ to copy and damage."""
+    """A closed, healthy index of seeds/ to copy and damage: a base vector file and one delta file."""
     folder = tmp_path_factory.mktemp("healthy")
+    merging = Settings.from_env({"QA_VECTOR_DELTA_MIN": "0"}, index_dir=folder)
+    qa = QA(merging, encoder=encoder)
+    qa.index([SEEDS])  # merged at once into a base file
+    qa.store.close()
     qa = QA(Settings.from_env({}, index_dir=folder), encoder=encoder)
-    qa.index([SEEDS])
+    extra = Document("extra.txt", "extra.txt", "Extra", "The ferry leaves at noon.", "h1")
+    qa.upsert([extra])  # appended as a delta file
     qa.store.close()  # the last connection checkpoints the WAL into qa.sqlite
     assert not (folder / (DB_NAME + "-wal")).exists()
+    assert len(list(folder.glob("vectors-*.faiss"))) == 1 and len(list(folder.glob("vectors-*.delta"))) == 1
     return folder
 
 
 def vector_file(folder: Path) -> Path:
     [path] = folder.glob("vectors-*.faiss")
+    return path
+
+
+def delta_file(folder: Path) -> Path:
+    [path] = folder.glob("vectors-*.delta")
     return path
 
 
@@ -85,6 +97,10 @@ DAMAGE = {
     "faiss truncated to half": truncate(0.5, vector_file),
     "faiss bytes flipped mid-file": overwrite_bytes(0.6, vector_file),
     "faiss deleted": lambda folder: vector_file(folder).unlink(),
+    "delta emptied": truncate(0.0, delta_file),
+    "delta truncated to half": truncate(0.5, delta_file),
+    "delta bytes flipped mid-file": overwrite_bytes(0.6, delta_file),
+    "delta deleted": lambda folder: delta_file(folder).unlink(),
 }
 
 

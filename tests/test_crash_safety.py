@@ -15,6 +15,7 @@ import pytest
 
 from qa.config import CRASH_POINTS, Settings
 from qa.engine import QA
+from qa.store import committed_files
 
 from .conftest import ROOT, SEEDS
 
@@ -30,9 +31,11 @@ OLD_DOC = "yy_ferry.txt"
 OLD_TEXT = "Ferry Timetable\n\nThe winter ferry to Colm Island leaves at 7:40 every weekday morning."
 
 
-def run_index(docs: Path, index_dir: Path, crash_at: str = "") -> subprocess.Popen:
-    """Start the real CLI indexer on `docs` in its own process."""
+def run_index(docs: Path, index_dir: Path, crash_at: str = "", merge: bool = False) -> subprocess.Popen:
+    """Start the real CLI indexer on `docs` in its own process (`merge`: its commit merges the vector deltas into a new base)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_CRASH_AT": crash_at, "PYTHONPATH": str(ROOT)}
+    if merge:
+        env["QA_VECTOR_DELTA_MIN"] = "0"
     return subprocess.Popen(
         [sys.executable, "-m", "qa", "index", str(docs), "--index-dir", str(index_dir)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -94,25 +97,29 @@ def check_whole(index_dir: Path, states: dict, encoder, expected: set[str]) -> s
     # The next run completes the update and clears what the crash left behind.
     qa.index([states["docs"]])
     assert snapshot(qa) == states["after"]
-    assert [p.name for p in index_dir.glob("vectors-*")] == [qa.store._meta()["faiss_file"]]
+    base, deltas = committed_files(qa.store._meta())
+    assert sorted(p.name for p in index_dir.glob("vectors-*")) == sorted(f.name for f in [base, *deltas] if f is not None)
     qa.store.close()
     return found[0]
 
 
 @pytest.mark.parametrize(
-    "point, expected",
-    [("before-faiss-write", "before"), ("after-faiss-rename", "before"), ("after-commit", "after")],
+    "point, expected, merge",
+    [("before-faiss-write", "before", False), ("after-faiss-rename", "before", False), ("after-commit", "after", False),
+     ("after-faiss-rename", "before", True), ("after-commit", "after", True)],
 )
-def test_kill_at_a_named_point_leaves_before_or_after(point, expected, states, encoder, tmp_path) -> None:
+def test_kill_at_a_named_point_leaves_before_or_after(point, expected, merge, states, encoder, tmp_path) -> None:
     assert point in CRASH_POINTS
     index_dir = tmp_path / "index"
     shutil.copytree(states["before_dir"], index_dir)
-    process = run_index(states["docs"], index_dir, crash_at=point)
+    files_before = len(list(index_dir.glob("vectors-*")))
+    process = run_index(states["docs"], index_dir, crash_at=point, merge=merge)
     _, err = process.communicate(timeout=300)
     assert process.returncode == -signal.SIGKILL, err
     if point == "after-faiss-rename":
-        # The uncommitted generation's file is really there, yet must be ignored.
-        assert len(list(index_dir.glob("vectors-*.faiss"))) == 2
+        # The uncommitted generation's file (a delta, or a merged base) is really there, yet must be ignored.
+        assert len(list(index_dir.glob("vectors-*"))) == files_before + 1
+        assert len(list(index_dir.glob("vectors-*.faiss"))) == int(merge)
     assert check_whole(index_dir, states, encoder, {expected}) == expected
 
 

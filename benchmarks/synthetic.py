@@ -20,8 +20,9 @@ import numpy as np
 
 from qa import vectors as vector_index
 from qa.config import VectorSettings
-from qa.store import DB_NAME, Store
+from qa.store import DB_NAME, Store, files_meta
 from qa.vectors import VectorIndex
+from qa.vectors.layers import VectorFile
 
 from .pool import Pool, squad_passages
 
@@ -30,6 +31,9 @@ CHUNKS_PER_DOCUMENT = 8
 SENTENCE_NOISE = 0.15
 CHUNK_NOISE = 0.10
 BATCH_DOCUMENTS = 2_000
+# Bumped whenever the store's files change (rows, word index, vector files): a cached store of
+# another format is rebuilt, so figures are always measured on what `qa index` writes today.
+STORE_FORMAT = 2
 
 
 def _normalize(matrix: np.ndarray) -> np.ndarray:
@@ -45,7 +49,7 @@ def build_store(folder: Path, chunks: int, pool: Pool, signature: dict[str, str]
     done = folder / "synthetic.json"
     if done.exists():
         facts = json.loads(done.read_text())
-        if facts.get("chunks") == chunks and facts.get("signature") == signature:
+        if facts.get("chunks") == chunks and facts.get("signature") == signature and facts.get("format") == STORE_FORMAT:
             wanted = vector_index.FLAT if facts["stored_chunks"] < VectorSettings().ivf_threshold else vector_index.IVF_FP16
             if facts["vector_index"]["kind"] != wanted:
                 # Same rows, different index choice (qa.vectors changed): rebuild the FAISS file only.
@@ -114,6 +118,7 @@ def build_store(folder: Path, chunks: int, pool: Pool, signature: dict[str, str]
     np.save(folder / "chunk_vectors.npy", chunk_vectors)
     index = write_vectors(folder, chunk_vectors)
     facts = {
+        "format": STORE_FORMAT,
         "chunks": chunks,
         "stored_chunks": chunk_id,
         "documents": documents,
@@ -126,19 +131,17 @@ def build_store(folder: Path, chunks: int, pool: Pool, signature: dict[str, str]
 
 
 def write_vectors(folder: Path, chunk_vectors: np.ndarray) -> VectorIndex:
-    """(Re)build the store's FAISS file from its chunk vectors with the current qa.vectors choice."""
+    """(Re)build the store's base vector file from its chunk vectors with the current qa.vectors choice (no deltas)."""
     index = vector_index.build(chunk_vectors, np.arange(1, len(chunk_vectors) + 1, dtype=np.int64), chunk_vectors.shape[1])
     generation = int(time.time())
     name = f"vectors-{generation}.faiss"
-    index.save(folder / name)
+    digest = index.save(folder / name)
     db = sqlite3.connect(folder / DB_NAME, isolation_level=None)
-    old = db.execute("SELECT value FROM meta WHERE key = 'faiss_file'").fetchone()
-    db.execute("DELETE FROM meta WHERE key = 'faiss_sha256'")
-    db.executemany(
-        "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-        [("generation", str(generation)), ("faiss_file", name), ("vector_index", json.dumps(index.info().to_dict()))],
-    )
+    base = VectorFile(name, digest, (folder / name).stat().st_size)
+    rows = files_meta(base, []) | {"generation": str(generation), "vector_index": json.dumps(index.info().to_dict())}
+    db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(rows.items()))
     db.close()
-    if old and old[0] and old[0] != name:
-        (folder / old[0]).unlink(missing_ok=True)
+    for path in folder.glob("vectors-*"):
+        if path.name != name:
+            path.unlink()
     return index

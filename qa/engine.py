@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,7 @@ from .answering import Answerer, Draft
 from .config import Settings
 from .conversation import resolve_follow_up
 from .encoders import Encoder, create_encoder
+from .errors import REBUILD_HINT, CorruptIndexError
 from .indexing import Indexer
 from .indexing.executors import create_executor
 from .models import Answer, Document, DocumentSummary, IndexReport, Passage, StoredDocument
@@ -73,6 +75,13 @@ class QA:
 
     def ask_with_draft(self, question: str, history: Sequence[Any] | None = None, top_k: int | None = None) -> tuple[Answer, Draft]:
         """`ask`, with the draft the answer was decided from (evaluation scores drafts, declined ones too)."""
+        try:
+            return self._ask(question, history, top_k)
+        except sqlite3.DatabaseError as error:
+            # Start-up checks are O(1); damage deeper in the database shows when SQLite reads it.
+            raise CorruptIndexError(f"The index in {self.settings.index_dir} is damaged ({error}). {REBUILD_HINT}") from error
+
+    def _ask(self, question: str, history: Sequence[Any] | None, top_k: int | None) -> tuple[Answer, Draft]:
         timings: dict[str, float] = {}
         began = time.perf_counter()
         question = well_formed(question)

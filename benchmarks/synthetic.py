@@ -4,7 +4,7 @@ Embedding a million chunks for real would take days on two cores, so each synthe
 mix of runs of consecutive real sentences from the SQuAD2-dev pool; every sentence vector is that sentence's
 real embedding plus small Gaussian noise, and every chunk vector is the normalized mean of its
 sentence vectors plus noise. The rows go straight into the store's own schema (SQLite tables, FTS5
-with the real text, float16 sentence BLOBs) and the FAISS file is built by qa.vectors, so the
+with the real text, int8 sentence codes as qa.vectors.codes writes them) and the FAISS file is built by qa.vectors, so the
 serving code reads them exactly as it reads an index built by `qa index`.
 """
 
@@ -22,6 +22,7 @@ from qa import vectors as vector_index
 from qa.config import VectorSettings
 from qa.store import DB_NAME, Store, files_meta
 from qa.vectors import VectorIndex
+from qa.vectors.codes import sentence_codes
 from qa.vectors.layers import VectorFile
 
 from .pool import Pool, squad_passages
@@ -85,7 +86,7 @@ def build_store(folder: Path, chunks: int, pool: Pool, signature: dict[str, str]
         sentence_vectors = _normalize(pool.sentence_vectors[picks.ravel()] + _noise(rng, count * per_doc, dimension, SENTENCE_NOISE))
         means = sentence_vectors.reshape(count * CHUNKS_PER_DOCUMENT, SENTENCES_PER_CHUNK, dimension).mean(axis=1)
         batch_chunk_vectors = _normalize(means + _noise(rng, len(means), dimension, CHUNK_NOISE))
-        sentence16 = sentence_vectors.astype(np.float16)
+        sentence_blobs = sentence_codes(sentence_vectors)
         # Sentence spans within each document body (sentences joined by one space).
         ends = np.cumsum(lengths[picks] + 1, axis=1) - 1
         begins = ends - lengths[picks]
@@ -106,7 +107,7 @@ def build_store(folder: Path, chunks: int, pool: Pool, signature: dict[str, str]
                 fts_rows.append((chunk_id, title, body[start:end]))
             row = d * per_doc
             spans = enumerate(zip(doc_begins, doc_ends, strict=True))
-            sentence_rows.extend((doc_id, s, e, sentence16[row + i].tobytes()) for i, (s, e) in spans)
+            sentence_rows.extend((doc_id, s, e, sentence_blobs[row + i]) for i, (s, e) in spans)
         db.executemany("INSERT INTO documents(doc_id, source, title, text, content_hash, pages, root, indexed_at) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", document_rows)
         db.executemany("INSERT INTO chunks(id, doc_id, ordinal, start, end) VALUES (?, ?, ?, ?, ?)", chunk_rows)

@@ -29,6 +29,7 @@ from .errors import REBUILD_HINT, CorruptIndexError, ModelMismatchError
 from .lexical import LexicalEntry, create_lexical_index
 from .models import Changes, DocumentSummary, Passage, PreparedDocument, StoredDocument, StoredSentence, page_at
 from .vectors import VectorIndex
+from .vectors.codes import sentence_codes, sentence_vector
 from .vectors.faiss_index import read as faiss_read
 from .vectors.layers import Delta, LayeredVectors, VectorFile, read_delta, write_delta
 
@@ -379,10 +380,10 @@ class Store:
             assert cursor.lastrowid is not None
             ids.append(cursor.lastrowid)
         self.lexical.add([LexicalEntry(i, doc.title, chunk.text) for i, chunk in zip(ids, prepared.chunks, strict=True)])
-        vectors16 = prepared.sentence_vectors.astype(np.float16)
+        codes = sentence_codes(prepared.sentence_vectors)
         db.executemany(
             "INSERT INTO sentences(doc_id, start, end, vector) VALUES (?, ?, ?, ?)",
-            [(doc.doc_id, s, e, vectors16[i].tobytes()) for i, (s, e) in enumerate(prepared.sentence_spans)],
+            [(doc.doc_id, s, e, codes[i]) for i, (s, e) in enumerate(prepared.sentence_spans)],
         )
         return ids
 
@@ -424,7 +425,7 @@ class Store:
             "SELECT start, end, vector FROM sentences WHERE doc_id = ? AND start >= ? AND end <= ? ORDER BY start",
             (doc_id, start, end),
         ).fetchall()
-        return tuple(StoredSentence(s, e, np.frombuffer(v, dtype=np.float16).astype(np.float32)) for s, e, v in rows)
+        return tuple(StoredSentence(s, e, sentence_vector(v, self.dimension)) for s, e, v in rows)
 
     def document(self, doc_id: str) -> StoredDocument | None:
         """One document's text and metadata, or None."""

@@ -19,6 +19,8 @@ import numpy as np
 import psutil
 import pytest
 
+from qa.vectors.codes import sentence_vector
+
 from .conftest import ROOT, SEEDS
 
 QUESTIONS = ["How many people were arrested on Nov. 15?", "Who reported the killings?"]
@@ -140,8 +142,7 @@ def test_ray_vectors_match_the_plain_path(ray_run, plain, from_ray) -> None:
 
     def sentence_vectors(qa) -> np.ndarray:
         blobs = rows(qa, "SELECT vector FROM sentences ORDER BY doc_id, start")
-        vectors = np.stack([np.frombuffer(b, dtype=np.float16).astype(np.float32) for (b,) in blobs])
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return np.stack([sentence_vector(b, qa.store.dimension) for (b,) in blobs])
 
     assert float(np.min(np.sum(sentence_vectors(from_ray) * sentence_vectors(plain), axis=1))) >= 0.9999
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import numpy as np
 import pytest
 
 from qa.config import Settings
@@ -128,3 +129,23 @@ def test_opening_with_another_model_is_refused(make_qa, tmp_path) -> None:
         db.execute("UPDATE meta SET value = 'other-model:768:512' WHERE key = 'model'")
     with pytest.raises(ModelMismatchError, match="other-model"):
         make_qa(index_dir=folder)
+
+
+def test_an_index_with_float16_sentence_vectors_opens_and_answers_the_same(make_qa, seeds_copy, tmp_path) -> None:
+    folder = tmp_path / "float16"
+    qa = make_qa(index_dir=folder)
+    qa.index([seeds_copy / SEED_000])
+    question = "How many people were arrested on Nov. 15?"
+    before = qa.ask(question)
+    # Rewrite the rows as versions before the int8 codes stored them.
+    rows = qa.store.db.execute("SELECT id, start, end, doc_id FROM sentences").fetchall()
+    stored = {sid: qa.store.sentences_in(doc_id, start, end)[0].vector for sid, start, end, doc_id in rows}
+    with sqlite3.connect(folder / DB_NAME) as db:
+        db.executemany("UPDATE sentences SET vector = ? WHERE id = ?", [(v.astype(np.float16).tobytes(), sid) for sid, v in stored.items()])
+    reopened = make_qa(index_dir=folder)
+    assert {len(blob) for (blob,) in reopened.store.db.execute("SELECT vector FROM sentences")} == {768}
+    after = reopened.ask(question)
+    assert after.answer == before.answer and after.citations[0].highlights == before.citations[0].highlights
+    reopened.index([seeds_copy])  # new rows are int8 codes beside the old float16 ones
+    assert {len(blob) for (blob,) in reopened.store.db.execute("SELECT vector FROM sentences")} == {768, 388}
+    assert not reopened.ask("What did Amnesty International condemn?").abstained

@@ -20,7 +20,7 @@ import numpy as np
 
 from qa import vectors as vector_index
 from qa.config import VectorSettings
-from qa.store import DB_NAME, Store, files_meta
+from qa.store import DB_NAME, Store, files_meta, rebuild_words
 from qa.vectors import VectorIndex
 from qa.vectors.codes import sentence_codes
 from qa.vectors.layers import VectorFile
@@ -34,7 +34,7 @@ CHUNK_NOISE = 0.10
 BATCH_DOCUMENTS = 2_000
 # Bumped whenever the store's files change (rows, word index, vector files): a cached store of
 # another format is rebuilt, so figures are always measured on what `qa index` writes today.
-STORE_FORMAT = 2
+STORE_FORMAT = 3
 
 
 def _normalize(matrix: np.ndarray) -> np.ndarray:
@@ -92,7 +92,7 @@ def build_store(folder: Path, chunks: int, pool: Pool, signature: dict[str, str]
         begins = ends - lengths[picks]
         title_picks = rng.integers(len(titles), size=count)
         now = time.time()
-        document_rows, chunk_rows, fts_rows, sentence_rows = [], [], [], []
+        document_rows, chunk_rows, sentence_rows = [], [], []
         for d in range(count):
             doc_id = f"synthetic/{first + d:07d}.txt"
             title = f"{titles[int(title_picks[d])]} {first + d}"
@@ -104,18 +104,17 @@ def build_store(folder: Path, chunks: int, pool: Pool, signature: dict[str, str]
                 start = doc_begins[ordinal * SENTENCES_PER_CHUNK]
                 end = doc_ends[ordinal * SENTENCES_PER_CHUNK + SENTENCES_PER_CHUNK - 1]
                 chunk_rows.append((chunk_id, doc_id, ordinal, start, end))
-                fts_rows.append((chunk_id, title, body[start:end]))
             row = d * per_doc
             spans = enumerate(zip(doc_begins, doc_ends, strict=True))
             sentence_rows.extend((doc_id, s, e, sentence_blobs[row + i]) for i, (s, e) in spans)
         db.executemany("INSERT INTO documents(doc_id, source, title, text, content_hash, pages, root, indexed_at) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", document_rows)
         db.executemany("INSERT INTO chunks(id, doc_id, ordinal, start, end) VALUES (?, ?, ?, ?, ?)", chunk_rows)
-        db.executemany("INSERT INTO chunks_fts(rowid, title, body) VALUES (?, ?, ?)", fts_rows)
         db.executemany("INSERT INTO sentences(doc_id, start, end, vector) VALUES (?, ?, ?, ?)", sentence_rows)
         chunk_vectors[first * CHUNKS_PER_DOCUMENT : (first + count) * CHUNKS_PER_DOCUMENT] = batch_chunk_vectors
     db.execute("COMMIT")
     db.close()
+    rebuild_words(folder)  # the word index (QA_LEXICAL_BACKEND) from the rows just written
     np.save(folder / "chunk_vectors.npy", chunk_vectors)
     index = write_vectors(folder, chunk_vectors)
     facts = {

@@ -1,9 +1,10 @@
-"""The index on disk: one SQLite file (documents, chunks, sentences, the lexical index) beside a vector file.
+"""The index on disk: one SQLite file (documents, chunks, sentences) beside a vector file and a word index.
 
 SQLite is the single source of truth. Every update is one SQLite transaction. The vector file of a
 new generation is written and renamed into place before the transaction that points
 `meta.faiss_file` at it commits, and the old file is removed only after, so a crash at any point
-leaves the previous index whole.
+leaves the previous index whole. The word index commits just before SQLite too, and is put back in
+step with SQLite's generation at open (qa/lexical/).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import numpy as np
 from . import vectors as vector_index
 from .config import LexicalSettings, VectorSettings
 from .errors import REBUILD_HINT, CorruptIndexError, ModelMismatchError
-from .lexical import LexicalEntry, create_lexical_index
+from .lexical import LexicalEntry, create_lexical_index, drop_other_engines, tantivy_index
 from .models import Changes, DocumentSummary, Passage, PreparedDocument, StoredDocument, StoredSentence, page_at
 from .vectors import VectorIndex
 from .vectors.codes import sentence_codes, sentence_vector
@@ -115,7 +116,8 @@ class Store:
         self.vectors: LayeredVectors | None = None
         self._base: VectorFile | None = None
         self._deltas: list[VectorFile] = []
-        self.lexical = create_lexical_index(lexical_settings, self.dir, lambda: self.db, self.chunk_count)
+        self.lexical_backend = lexical_settings.backend
+        self.lexical = create_lexical_index(lexical_settings, self.dir, lambda: self.db, self.chunk_count, self._crash_point)
         self._open(integrity_checked)
 
     # -- connections -------------------------------------------------------------------------
@@ -149,10 +151,26 @@ class Store:
                 else:
                     self._check_signature(stored)
                 self._check_model_probe(stored)
+                self._recover_lexical(stored)
             self.refresh()
             self._clean_up_after_crash()
         except sqlite3.DatabaseError as error:
             raise CorruptIndexError(f"The index database {self.db_path} is damaged ({error}). {REBUILD_HINT}") from error
+
+    def _recover_lexical(self, stored: dict[str, str]) -> None:
+        """Bring the word index to the committed generation; a change of engine rebuilds it from the rows."""
+        # An index without `lexical_backend` was built by a version that kept its words in FTS5.
+        kept_by = stored.get("lexical_backend", "fts5") if stored else self.lexical_backend
+        self.lexical.recover(self._lexical_rows, self._stored_chunk_count, rebuild=kept_by != self.lexical_backend)
+        drop_other_engines(self.lexical_backend, self.dir, self.db)
+        if stored.get("lexical_backend") != self.lexical_backend:
+            self._write_meta({"lexical_backend": self.lexical_backend})
+
+    def _lexical_rows(self, chunk_ids: Sequence[int] | None) -> Iterator[LexicalEntry]:
+        return _lexical_rows(self.db_path, chunk_ids)
+
+    def _stored_chunk_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
     def _check_model_probe(self, stored: dict[str, str]) -> None:
         if self.model_probe is None:
@@ -204,6 +222,8 @@ class Store:
         if generation == self._generation and self.vectors is not None:
             return
         base, deltas = committed_files(meta)
+        if generation != self._generation:
+            self.lexical.refresh()
         with self._vectors_lock:
             try:
                 current = self.vectors
@@ -339,6 +359,7 @@ class Store:
                 else:
                     deltas = [*deltas, self._write_file(f"vectors-{generation}.delta", lambda path: write_delta(path, delta))]
                 self._crash_point("after-faiss-rename")
+                self.lexical.commit()
                 info = json.dumps(vectors.info().to_dict())
                 self._write_meta(files_meta(base, deltas) | {"generation": str(generation), "vector_index": info})
                 db.execute("COMMIT")
@@ -348,8 +369,10 @@ class Store:
                     for path in (self.dir / name, self.dir / (name + ".tmp")):
                         path.unlink(missing_ok=True)
                 db.execute("ROLLBACK")
+                self.lexical.abort(self._lexical_rows, self._stored_chunk_count)
                 raise
             self._crash_point("after-commit")
+            self.lexical.committed()
             with self._vectors_lock:
                 previous = {file.name for file in [self._base, *self._deltas] if file is not None}
                 self.vectors, self._generation, self._base, self._deltas = vectors, generation, base, deltas
@@ -531,9 +554,43 @@ def full_check(index_dir: Path, lexical_settings: LexicalSettings = LexicalSetti
             "database_bytes": db_path.stat().st_size, "seconds": round(time.perf_counter() - began, 2)}
 
 
+def rebuild_words(index_dir: Path, lexical_settings: LexicalSettings = LexicalSettings()) -> None:
+    """Rebuild the word index of `index_dir` from its database rows (a store written by other means; no writer running)."""
+    connection = sqlite3.connect(index_dir / DB_NAME, isolation_level=None, timeout=30)
+    try:
+        lexical = create_lexical_index(lexical_settings, index_dir, lambda: connection, lambda: 0)
+        lexical.create()
+        count = int(connection.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        lexical.recover(lambda chunk_ids: _lexical_rows(index_dir / DB_NAME, chunk_ids), lambda: count, rebuild=True)
+        drop_other_engines(lexical_settings.backend, index_dir, connection)
+        connection.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('lexical_backend', ?)", (lexical_settings.backend,))
+    finally:
+        connection.close()
+
+
+def _lexical_rows(db_path: Path, chunk_ids: Sequence[int] | None) -> Iterator[LexicalEntry]:
+    """Chunks as the word index holds them: all of them (None), or these."""
+    select = ("SELECT c.id, d.title, substr(d.text, c.start + 1, c.end - c.start) "
+              "FROM chunks c JOIN documents d ON d.doc_id = c.doc_id")
+    # A connection of its own: the word index writes meta on the caller's while these stream.
+    connection = sqlite3.connect(db_path, isolation_level=None, timeout=30)
+    try:
+        if chunk_ids is None:
+            yield from (LexicalEntry(*row) for row in connection.execute(select + " ORDER BY c.id"))
+            return
+        ids = list(chunk_ids)
+        for at in range(0, len(ids), 500):
+            batch = ids[at : at + 500]
+            marks = ",".join("?" * len(batch))
+            yield from (LexicalEntry(*row) for row in connection.execute(f"{select} WHERE c.id IN ({marks})", batch))
+    finally:
+        connection.close()
+
+
 def remove_index(index_dir: Path) -> None:
     """Delete the index files in `index_dir` (for --rebuild); other files there are left alone."""
-    for path in [index_dir / DB_NAME, *index_dir.glob(DB_NAME + "-*"), *index_dir.glob("vectors-*")]:
+    words = [index_dir / tantivy_index.FOLDER_NAME, *index_dir.glob(tantivy_index.JOURNAL_NAME + "*")]
+    for path in [index_dir / DB_NAME, *index_dir.glob(DB_NAME + "-*"), *index_dir.glob("vectors-*"), *words]:
         if path.is_dir():
             shutil.rmtree(path)
         else:

@@ -17,6 +17,7 @@ import pytest
 from qa.config import Settings
 from qa.engine import QA
 from qa.errors import CorruptIndexError, ModelMismatchError
+from qa.lexical import tantivy_index
 from qa.models import Document
 from qa.store import DB_NAME
 
@@ -91,7 +92,6 @@ DAMAGE = {
     "sqlite truncated by a page": lambda folder: os.truncate(DB(folder), DB(folder).stat().st_size - 4096),
     "sqlite header overwritten": overwrite_bytes(0.0, DB),
     "sqlite documents page garbage": overwrite_table_root("documents"),
-    "sqlite full-text page garbage": overwrite_table_root("chunks_fts_data"),
     "sqlite deleted": lambda folder: DB(folder).unlink(),
     "faiss emptied": truncate(0.0, vector_file),
     "faiss truncated to half": truncate(0.5, vector_file),
@@ -101,7 +101,14 @@ DAMAGE = {
     "delta truncated to half": truncate(0.5, delta_file),
     "delta bytes flipped mid-file": overwrite_bytes(0.6, delta_file),
     "delta deleted": lambda folder: delta_file(folder).unlink(),
+    "tantivy segment truncated": truncate(0.5, lambda folder: largest_word_file(folder)),
+    "tantivy segment deleted": lambda folder: largest_word_file(folder).unlink(),
+    "tantivy meta emptied": truncate(0.0, lambda folder: folder / tantivy_index.FOLDER_NAME / "meta.json"),
 }
+
+
+def largest_word_file(folder: Path) -> Path:
+    return max((folder / tantivy_index.FOLDER_NAME).glob("*.*"), key=lambda path: path.stat().st_size)
 
 
 @pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
@@ -113,6 +120,18 @@ def test_damaged_index_is_refused_with_the_rebuild_command(damage, built, encode
         QA(Settings.from_env({}, index_dir=folder), encoder=encoder)
     message = str(refused.value)
     assert REBUILD in message and str(folder) in message
+
+
+def test_damaged_fts5_words_are_refused_with_the_rebuild_command(encoder, tmp_path) -> None:
+    folder = tmp_path / "index"
+    settings = Settings.from_env({"QA_LEXICAL_BACKEND": "fts5"}, index_dir=folder)
+    qa = QA(settings, encoder=encoder)
+    qa.index([SEEDS])
+    qa.store.close()
+    overwrite_table_root("chunks_fts_data")(folder)
+    with pytest.raises(CorruptIndexError) as refused:
+        QA(settings, encoder=encoder)
+    assert REBUILD in str(refused.value) and str(folder) in str(refused.value)
 
 
 def test_an_index_of_another_model_with_the_same_name_is_refused(built, encoder, tmp_path) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,7 +17,8 @@ import pytest
 
 from qa.config import CRASH_POINTS, Settings
 from qa.engine import QA
-from qa.store import committed_files
+from qa.lexical import tantivy_index
+from qa.store import DB_NAME, committed_files
 
 from .conftest import ROOT, SEEDS
 
@@ -88,6 +91,14 @@ def check_whole(index_dir: Path, states: dict, encoder, expected: set[str]) -> s
     found = [name for name in ("before", "after") if state == states[name]]
     assert found and found[0] in expected, f"index is a mix of before and after: {state}"
     assert "12,000" in qa.ask(SEED_QUESTION).answer
+    # The word index is in step too: it names only stored chunks, and the words of exactly one side.
+    hits = [chunk_id for word in ("harrow", "lighthouse", "ferry", "colm") for chunk_id, _ in qa.store.lexical.search([word], 20)]
+    rows = qa.store.chunk_rows(hits)
+    assert set(rows) == set(hits)
+    expected_docs = {NEW_DOC} if found[0] == "after" else {OLD_DOC}
+    assert {row.doc_id for row in rows.values()} == expected_docs
+    known = qa.store.document_frequencies(["harrow", "colm"])[0]
+    assert set(known) == ({"harrow"} if found[0] == "after" else {"colm"})
     new_answer = qa.ask(NEW_QUESTION)
     cited = {citation.doc_id for citation in new_answer.citations}
     if found[0] == "after":
@@ -105,7 +116,8 @@ def check_whole(index_dir: Path, states: dict, encoder, expected: set[str]) -> s
 
 @pytest.mark.parametrize(
     "point, expected, merge",
-    [("before-faiss-write", "before", False), ("after-faiss-rename", "before", False), ("after-commit", "after", False),
+    [("before-faiss-write", "before", False), ("after-faiss-rename", "before", False), ("before-lexical-commit", "before", False),
+     ("after-lexical-commit", "before", False), ("after-commit", "after", False),
      ("after-faiss-rename", "before", True), ("after-commit", "after", True)],
 )
 def test_kill_at_a_named_point_leaves_before_or_after(point, expected, merge, states, encoder, tmp_path) -> None:
@@ -120,6 +132,15 @@ def test_kill_at_a_named_point_leaves_before_or_after(point, expected, merge, st
         # The uncommitted generation's file (a delta, or a merged base) is really there, yet must be ignored.
         assert len(list(index_dir.glob("vectors-*"))) == files_before + 1
         assert len(list(index_dir.glob("vectors-*.faiss"))) == int(merge)
+    if point in ("before-lexical-commit", "after-lexical-commit"):
+        assert (index_dir / tantivy_index.JOURNAL_NAME).exists()
+    if point == "after-lexical-commit":
+        # tantivy really committed the new generation's words, yet SQLite did not: they must be undone.
+        committed = json.loads((index_dir / tantivy_index.FOLDER_NAME / "meta.json").read_text())["opstamp"]
+        with sqlite3.connect(index_dir / DB_NAME) as db:
+            recorded = db.execute("SELECT value FROM meta WHERE key = ?", (tantivy_index.OPSTAMP_KEY,)).fetchone()[0]
+        db.close()
+        assert committed > int(recorded)
     assert check_whole(index_dir, states, encoder, {expected}) == expected
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
+from itertools import islice
 
 from ..config import LexicalSettings
-from . import LexicalEntry
+from . import LexicalEntry, Rows
 
 SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 2');
@@ -26,6 +27,26 @@ class Fts5Index:
     def create(self) -> None:
         """Create the tables if the database is new."""
         self._db().executescript(SCHEMA)
+
+    def recover(self, rows: Rows, total: Callable[[], int], rebuild: bool) -> None:
+        """Refill the tables from the database's rows when another engine kept the words until now."""
+        if rebuild:
+            self._db().execute("DELETE FROM chunks_fts")
+            entries = rows(None)
+            while batch := list(islice(entries, 10_000)):
+                self.add(batch)
+
+    def commit(self) -> None:
+        """Nothing to do: the SQLite transaction carries the words."""
+
+    def committed(self) -> None:
+        """Nothing to do: readers see the words with the rows."""
+
+    def abort(self, rows: Rows, total: Callable[[], int]) -> None:
+        """Nothing to do: the SQLite rollback took the words back."""
+
+    def refresh(self) -> None:
+        """Nothing to do: every statement reads the committed snapshot."""
 
     def add(self, entries: Sequence[LexicalEntry]) -> None:
         """Index these chunks."""
@@ -68,4 +89,16 @@ class Fts5Index:
 
     def check(self) -> None:
         """FTS5's own integrity check of the index against its content (damage passes SQLite's quick_check)."""
+        if not _exists(self._db()):
+            return  # another engine kept the words until now: `recover` fills the new tables
         self._db().execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+
+
+def _exists(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE name = 'chunks_fts'").fetchone() is not None
+
+
+def drop(db: sqlite3.Connection) -> None:
+    """Remove the FTS5 tables that another engine now replaces (their pages are reused by later rows)."""
+    if _exists(db):
+        db.executescript("DROP TABLE IF EXISTS chunks_vocab; DROP TABLE IF EXISTS chunks_fts;")

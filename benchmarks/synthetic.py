@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -59,8 +60,8 @@ def build_store(folder: Path, chunks: int, pool: Pool, signature: dict[str, str]
                 done.write_text(json.dumps(facts))
             return facts
     folder.mkdir(parents=True, exist_ok=True)
-    for path in folder.iterdir():
-        path.unlink()
+    for path in folder.iterdir():  # a store of an older format, word index folder included
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
     began = time.perf_counter()
     dimension = pool.sentence_vectors.shape[1]
     Store(folder, dimension, signature).close()

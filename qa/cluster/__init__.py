@@ -59,7 +59,7 @@ def connect(settings: ClusterSettings, cpus: int) -> ModuleType:
             ray.init(address=settings.ray_address, **options)
         except ConnectionError as error:
             raise UsageError(f"QA_RAY_ADDRESS={settings.ray_address!r}: no Ray cluster there ({error}). "
-                             "Start one with `ray start --head`, or use --ray local.") from error
+                             f"Start one with `ray start --head`, or use --ray local.{auth_hint()}") from error
         have = int(ray.cluster_resources().get("CPU", 0))
         if have < cpus:
             ray.shutdown()
@@ -70,6 +70,16 @@ def connect(settings: ClusterSettings, cpus: int) -> ModuleType:
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     ray.data.DataContext.get_current().enable_progress_bars = False
     return ray
+
+
+def auth_hint() -> str:
+    """What to set when a driver without token authentication fails to join: Ray says only that it cannot connect."""
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+        return ""
+    # Seen with Ray 2.60: a cluster `ray start` made refuses such a driver ("InvalidAuthToken" in
+    # Ray's log), and ray.init reports a failure to connect.
+    return (" If `ray start` made that cluster, it uses token authentication: set RAY_AUTH_MODE=token, with the head's "
+            "token in ~/.ray/auth_token or RAY_AUTH_TOKEN (docs/scaling.md).")
 
 
 def disconnect() -> None:

@@ -84,14 +84,15 @@ def deploy(settings: Settings, qa: QA) -> str:
     manifest = qa.store.manifest if isinstance(qa.store, ShardedStore) else None
     signature = {"model": qa.encoder.model_id, "chunking": settings.chunking.signature}
     probe = qa.encoder.encode([MODEL_PROBE_TEXT])[0]
-    # Replicas embed uploads themselves, and never start a cluster of their own.
-    replica_settings = settings.with_(ray_address="")
+    # Replicas embed uploads themselves and never start a cluster of their own; they open the index
+    # by its absolute path, since a worker's working directory is not the driver's.
+    replica_settings = settings.with_(ray_address="", index_dir=settings.index_dir.resolve())
     shard_handles = []
     if manifest is not None:
         searcher = serve.deployment(ray_actor_options={"num_cpus": 0})(ShardActor)
         open_store = store_opener(replica_settings, qa.encoder.dimension, signature, probe)
         shard_handles = [searcher.options(name=f"shard-{n:03d}").bind(folder, open_store)
-                         for n, folder in enumerate(manifest.folders(settings.index_dir))]
+                         for n, folder in enumerate(manifest.folders(replica_settings.index_dir))]
     replicas = settings.cluster.replicas
     ingress = serve.deployment(num_replicas=replicas, ray_actor_options={"num_cpus": settings.cluster.worker_threads})(
         serve.ingress()(AppReplica))

@@ -52,6 +52,9 @@ class ActorShard:
 def open_shard_actors(settings: Settings, folders: Sequence[Path], open_store: Callable[[Path], Store]) -> list[Shard]:
     """A `ShardActor` per shard folder, spread over the cluster's nodes (which must all see `settings.index_dir`)."""
     ray = connect(settings.cluster, cpus_needed(settings.indexing.workers, settings.cluster.worker_threads))
+    # Resolved here: a worker's working directory is not the driver's (on a `ray start` cluster it is
+    # where `ray start` ran), and a relative folder there is a new, empty shard.
+    folders = [folder.resolve() for folder in folders]
     # No CPU reserved: a shard writer waits for batches most of the time, and a reserved CPU would
     # take a slot from the encoders. A writer that dies comes back and its commit runs again: a
     # commit is one transaction, and applying the same changes twice leaves the same index.

@@ -3,6 +3,9 @@
     python benchmarks/load.py --clients 50 --seconds 60            # starts its own server on seeds/
     python benchmarks/load.py --url http://127.0.0.1:7860 ...      # or loads a running one
 
+Beside the load it measures, in the same run, the floor it is judged against: the model's bare
+throughput encoding the same questions 32 at a time (`floor_qps`, in this process, while the server
+is idle) and `ratio` = throughput / floor; and one client alone asking in a loop (`single_p50_ms`).
 Every non-200 answer and every transport failure counts as an error. Figures are printed as one JSON
 line and as a table.
 """
@@ -48,6 +51,10 @@ class LoadResult:
     p95_ms: float = 0.0
     p99_ms: float = 0.0
     max_ms: float = 0.0
+    floor_qps: float = 0.0
+    ratio: float = 0.0
+    single_p50_ms: float = 0.0
+    load_average: str = ""
     error_samples: list[str] = field(default_factory=list)
 
 
@@ -87,16 +94,33 @@ async def run_load(url: str, clients: int, seconds: float) -> LoadResult:
     return result
 
 
+def encode_floor(seconds: float, batch: int = 32) -> float:
+    """Questions per second the bare model encodes, `batch` at a time, in this process (the load's floor)."""
+    sys.path.insert(0, str(ROOT))
+    from qa.config import EmbeddingSettings
+    from qa.encoders import create_encoder
+
+    encoder = create_encoder(EmbeddingSettings())
+    questions = (QUESTIONS * batch)[:batch]
+    encoder.encode(questions, batch_size=batch)  # warm-up
+    done, began = 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        encoder.encode(questions, batch_size=batch)
+        done += batch
+    return done / (time.perf_counter() - began)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def start_server(workdir: Path) -> tuple[subprocess.Popen, str]:
+def start_server(workdir: Path, question_batch: int | None = None) -> tuple[subprocess.Popen, str]:
     """A real `python app.py` on seeds/, with the per-client rate limit lifted (all clients share 127.0.0.1)."""
     port = _free_port()
-    env = {**os.environ, "QA_INDEX_DIR": str(workdir / "index"), "QA_DOCS_DIR": str(ROOT / "seeds"),
+    batching = {} if question_batch is None else {"QA_QUESTION_BATCH": str(question_batch)}
+    env = {**os.environ, **batching, "QA_INDEX_DIR": str(workdir / "index"), "QA_DOCS_DIR": str(ROOT / "seeds"),
            "QA_RATE_LIMIT_PER_MINUTE": "1000000", "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=workdir, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -126,11 +150,20 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--url", help="load a running server instead of starting one")
+    parser.add_argument("--floor-seconds", type=float, default=10, help="how long the bare batched encode is timed (0: skip)")
+    parser.add_argument("--single-seconds", type=float, default=10, help="how long one client alone asks (0: skip)")
+    parser.add_argument("--question-batch", type=int, help="QA_QUESTION_BATCH of the started server (1: no micro-batching)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        process, url = (None, args.url) if args.url else start_server(Path(tmp))
+        process, url = (None, args.url) if args.url else start_server(Path(tmp), args.question_batch)
         try:
+            floor = encode_floor(args.floor_seconds) if args.floor_seconds > 0 else 0.0
+            single = asyncio.run(run_load(url, 1, args.single_seconds)) if args.single_seconds > 0 else None
             result = asyncio.run(run_load(url, args.clients, args.seconds))
+            result.load_average = " ".join(f"{value:.2f}" for value in os.getloadavg())
+            result.single_p50_ms = single.p50_ms if single else 0.0
+            result.floor_qps = round(floor, 1)
+            result.ratio = round(result.throughput_rps / floor, 3) if floor else 0.0
         finally:
             if process is not None:
                 process.terminate()

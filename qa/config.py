@@ -283,6 +283,10 @@ class ServerSettings(_Checked):
                                          low=0, high=1_000_000)
     max_request_bytes: int = setting(10 * 1024 * 1024, "QA_MAX_REQUEST_BYTES", "request body and upload limit", low=1024)
     concurrency: int = setting(4, "QA_CONCURRENCY", "questions answered at once", low=1, high=256)
+    question_batch: int = setting(32, "QA_QUESTION_BATCH", "questions the server encodes in one forward pass at most (1: each alone)",
+                                  low=1, high=1024)
+    question_batch_wait_ms: float = setting(0.0, "QA_QUESTION_BATCH_WAIT_MS", "how long a question may wait for others to share its pass",
+                                            low=0.0, high=100.0)
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .answering import Answerer, Draft
 from .config import Settings
 from .conversation import resolve_follow_up
 from .encoders import Encoder, create_encoder
+from .encoders.batching import MicroBatcher
 from .errors import REBUILD_HINT, CorruptIndexError
 from .indexing import Indexer
 from .indexing.executors import create_executor
@@ -50,8 +53,19 @@ class QA:
         self.indexer = Indexer(self.store, self.executor)
         self.retriever = Retriever(self.store, self.settings)
         self.answerer = Answerer(self.settings.answer)
+        self._question_batcher: MicroBatcher | None = None
 
     remove_index = staticmethod(remove_index)
+
+    def batch_questions(self, max_batch: int, max_wait_ms: float = 0.0) -> None:
+        """Encode questions that threads ask at the same time in one forward pass (the server's answering threads)."""
+        if self._question_batcher is None and max_batch > 1:
+            encoder = self.encoder
+            self._question_batcher = MicroBatcher(lambda texts: encoder.encode(texts, batch_size=max_batch), max_batch, max_wait_ms)
+
+    def _encode_question(self, text: str) -> np.ndarray:
+        batcher = self._question_batcher
+        return batcher(text) if batcher is not None else self.encoder.encode([text])[0]
 
     def index(self, paths: Iterable[str | Path], progress: bool = False) -> IndexReport:
         """Index files and folders incrementally."""
@@ -86,7 +100,7 @@ class QA:
         began = time.perf_counter()
         question = well_formed(question)
         query = well_formed(resolve_follow_up(question, history or []))
-        query_vector = self.encoder.encode([query])[0]
+        query_vector = self._encode_question(query)
         timings["embed"] = _ms(began)
         mark = time.perf_counter()
         # Word overlap follows the question's own words when it has some; each text is weighed once.
@@ -105,7 +119,7 @@ class QA:
 
     def search(self, query: str, top_k: int) -> list[Passage]:
         """The top_k passages for `query`, as `ask` retrieves them (without answering)."""
-        return self.retriever.search(query, top_k, self.encoder.encode([well_formed(query)])[0])
+        return self.retriever.search(query, top_k, self._encode_question(well_formed(query)))
 
     def documents(self) -> list[DocumentSummary]:
         """Every indexed document: id, title, source, chunk count and index time."""
@@ -120,7 +134,9 @@ class QA:
         return self.store.stats()
 
     def close(self) -> None:
-        """Stop indexing workers and close this thread's database connection."""
+        """Stop the question encoder and indexing workers, and close this thread's database connection."""
+        if self._question_batcher is not None:
+            self._question_batcher.close()
         self.store.close()
         self.executor.close()
 

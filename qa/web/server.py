@@ -35,6 +35,8 @@ def prepare(settings: Settings) -> QA:
     """Open the index, indexing the docs folder first if needed."""
     stale = index_is_stale(settings)
     qa = QA(settings)
+    # Concurrent askers share forward passes (docs/performance.md: load figures with and without).
+    qa.batch_questions(settings.server.question_batch, settings.server.question_batch_wait_ms)
     if stale and Path(settings.docs_dir).exists():
         print(f"Indexing {settings.docs_dir} ...", flush=True)
         print(qa.index([settings.docs_dir]).summary(), flush=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -76,6 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
                           "asked turn by turn; `python -m qa.evaluation.conversation_set` builds one from SQuAD")
 
     sub.add_parser("settings", help="list every setting: its QA_* variable, current value, what it allows")
+
+    feedback = sub.add_parser("feedback", help="the chat's thumbs up/down: export them as an eval set")
+    feedback_sub = feedback.add_subparsers(dest="action", required=True)
+    export = feedback_sub.add_parser("export", parents=[common], help="write the feedback as a BEIR folder for `qa eval --data`")
+    export.add_argument("--out", type=Path, required=True, help="folder to write corpus.jsonl, queries.jsonl and qrels/test.tsv to")
+
+    users = sub.add_parser("users", help="chat users for the optional sign-in")
+    users_sub = users.add_subparsers(dest="action", required=True)
+    add = users_sub.add_parser("add", help="hash a password (asked for, or read from standard input) into a name:hash line")
+    add.add_argument("name", help="the user's name (letters, digits and . _ @ + -)")
+    add.add_argument("--file", type=Path, help="write the line to this users file (QA_CHAT_USERS_FILE), replacing the user's old one")
     return parser
 
 
@@ -126,6 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_eval(args, settings)
         if args.command == "settings":
             return run_settings(settings)
+        if args.command == "feedback":
+            return run_feedback_export(args, settings)
+        if args.command == "users":
+            return run_users_add(args)
         from .web.server import serve
 
         serve(settings)
@@ -291,6 +307,29 @@ class _EvalIndexes:
     def __exit__(self, *exc: object) -> None:
         for qa in self.opened:
             qa.close()
+
+
+def run_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
+    """`qa feedback export`: the chat's feedback as an eval set (no model needed)."""
+    from .feedback import export_from_index
+
+    print(export_from_index(settings.index_dir, args.out).summary())
+    return 0
+
+
+def run_users_add(args: argparse.Namespace) -> int:
+    """`qa users add NAME`: a `name:scrypt$...` line for QA_CHAT_USERS or a users file."""
+    from .web.users import add_user
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {args.name}: ")
+        if getpass.getpass("Again: ") != password:
+            raise UsageError("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    line = add_user(args.name, password, args.file)
+    print(f"{args.name} written to {args.file} (QA_CHAT_USERS_FILE={args.file})" if args.file else line)
+    return 0
 
 
 def run_settings(settings: Settings) -> int:

@@ -287,6 +287,13 @@ class ServerSettings(_Checked):
                                   low=1, high=1024)
     question_batch_wait_ms: float = setting(0.0, "QA_QUESTION_BATCH_WAIT_MS", "how long a question may wait for others to share its pass",
                                             low=0.0, high=100.0)
+    chat_users: tuple[str, ...] = setting((), "QA_CHAT_USERS",
+                                          "comma-separated name:password-hash entries (`qa users add`); any turns sign-in on",
+                                          secret=True)
+    chat_users_file: str = setting("", "QA_CHAT_USERS_FILE", "file of name:password-hash lines (`qa users add --file`); turns sign-in on")
+    session_hours: float = setting(12.0, "QA_SESSION_HOURS", "how long a browser stays signed in, admin actions unlocked",
+                                   low=0.05, high=24 * 90)
+    widget_public: bool = setting(False, "QA_WIDGET_PUBLIC", "with sign-in on, leave the widget's compact chat (/embed/) open to all")
 
 
 @dataclass(frozen=True)

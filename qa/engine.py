@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from . import feedback
 from .answering import Answerer, Draft
 from .config import Settings
 from .conversation import resolve_follow_up
@@ -128,6 +129,18 @@ class QA:
     def document(self, doc_id: str) -> StoredDocument | None:
         """One document's text and metadata, or None."""
         return self.store.document(doc_id)
+
+    def record_feedback(self, answer: dict[str, Any], liked: bool, comment: str = "", user: str | None = None) -> int:
+        """Keep a thumbs up or down (and a comment) on an answer (`Answer.to_dict()`); returns its id."""
+        return feedback.record(feedback.database(self.settings.index_dir), answer, liked, comment, user)
+
+    def revise_feedback(self, feedback_id: int, liked: bool | None = None, comment: str | None = None) -> None:
+        """Turn a thumb over or add a comment to feedback already kept."""
+        feedback.revise(feedback.database(self.settings.index_dir), feedback_id, liked, comment)
+
+    def feedback_records(self) -> list[feedback.Feedback]:
+        """Every feedback record, oldest first."""
+        return feedback.read_all(feedback.database(self.settings.index_dir))
 
     def stats(self) -> dict[str, Any]:
         """Document and chunk counts and index settings."""

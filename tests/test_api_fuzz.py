@@ -24,7 +24,7 @@ from tests.conftest import AppServer
 
 TOKEN = "fuzz-admin-token-93b7"
 ALLOWED = "http://allowed.example"
-ADMIN_OPERATIONS = {("POST", "/api/documents"), ("DELETE", "/api/documents/{doc_id}")}
+ADMIN_OPERATIONS = {("POST", "/api/documents"), ("DELETE", "/api/documents/{doc_id}"), ("POST", "/api/admin/session")}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

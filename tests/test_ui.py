@@ -16,7 +16,7 @@ ARRESTS = "How many people were arrested on Nov. 15?"
 HOSTILE = '<script>window.__pwned=1</script> <img src=x onerror="window.__pwned=1"> ${window.__pwned=1}'
 # Every tag and attribute the renderer itself writes; anything else would have come from a document.
 OUR_TAGS = {"div", "p", "span", "mark", "button", "details", "summary"}
-OUR_ATTRIBUTES = {"class", "type", "value", "title", "id", "aria-label"}
+OUR_ATTRIBUTES = {"class", "type", "value", "title", "id", "aria-label", "tabindex", "role"}
 
 
 class Markup(HTMLParser):

@@ -62,7 +62,7 @@ def test_answer_cites_and_opens_the_highlighted_source(page_at, app_server, tmp_
     assert "12,000" in answer.inner_text()
     assert answer.locator(".qa-short-text").inner_text() == "more than 12,000"
     assert answer.locator(".qa-cite").first.inner_text() == "[1]"
-    assert SUPPORT in answer.locator(".qa-source mark").first.inner_text()
+    assert SUPPORT in answer.locator(".qa-source-card mark").first.inner_text()
 
     answer.locator(".qa-source").first.click()
     mark = page.locator("#qa-viewer mark.qa-hl")

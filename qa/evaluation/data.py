@@ -17,13 +17,15 @@ from ..errors import EvalDataError
 
 @dataclass(frozen=True)
 class Query:
-    """One evaluation question; `answers` is empty for unanswerable ones; `document` names its document."""
+    """One evaluation question; `answers` is empty for unanswerable ones; `document` names its document;
+    `wrong`: passages judged not to answer it (qrels score 0)."""
 
     query_id: str
     text: str
     answers: tuple[str, ...] = ()
     gold: frozenset[str] = frozenset()
     document: str | None = None
+    wrong: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -38,13 +40,17 @@ class Paragraph:
 @dataclass(frozen=True)
 class EvalSet:
     """A BEIR folder: the corpus to index, the answerable questions with their gold passages, and
-    the document each passage belongs to (`metadata.document`, else its title)."""
+    the document each passage belongs to (`metadata.document`, else its title).
+
+    `disputed` are questions whose qrels mark passages wrong (score 0) and none right, as
+    `qa feedback export` writes for a disliked answer."""
 
     corpus: Path
     queries: tuple[Query, ...]
     document_of: dict[str, str] = field(default_factory=dict)
     # Passages with `metadata.offset`: where each lies in its document's own file, by document.
     paragraphs: dict[str, tuple[Paragraph, ...]] = field(default_factory=dict)
+    disputed: tuple[Query, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,19 +89,21 @@ def load_eval_set(folder: Path) -> EvalSet:
     for path in (corpus, queries_file, qrels_file):
         if not path.is_file():
             raise EvalDataError(f"{path} is missing: --data must be a BEIR folder with corpus.jsonl, queries.jsonl and qrels/test.tsv")
-    gold = read_qrels(qrels_file)
+    judged = read_judgements(qrels_file)
     document_of, paragraphs = _corpus_documents(corpus)
-    queries = tuple(
-        _with_gold(q, frozenset(gold[q.query_id]), document_of) for q in read_queries(queries_file) if q.query_id in gold
-    )
-    if not queries:
+    everything = [_with_gold(q, judged[q.query_id], document_of) for q in read_queries(queries_file) if q.query_id in judged]
+    queries = tuple(q for q in everything if q.gold)
+    disputed = tuple(q for q in everything if q.wrong and not q.gold)
+    if not queries and not disputed:
         raise EvalDataError(f"no query in {queries_file} has a gold passage in {qrels_file}")
-    return EvalSet(corpus, queries, document_of, paragraphs)
+    return EvalSet(corpus, queries, document_of, paragraphs, disputed)
 
 
-def _with_gold(query: Query, gold: frozenset[str], document_of: dict[str, str]) -> Query:
+def _with_gold(query: Query, scores: dict[str, float], document_of: dict[str, str]) -> Query:
+    gold = frozenset(p for p, score in scores.items() if score > 0)
     documents = sorted({document_of[g] for g in gold if g in document_of})
-    return Query(query.query_id, query.text, query.answers, gold, documents[0] if documents else None)
+    return Query(query.query_id, query.text, query.answers, gold, documents[0] if documents else None,
+                 frozenset(p for p, score in scores.items() if score == 0))
 
 
 def _corpus_documents(corpus: Path) -> tuple[dict[str, str], dict[str, tuple[Paragraph, ...]]]:
@@ -150,7 +158,13 @@ def _jsonl(path: Path) -> Iterable[dict[str, Any]]:
 
 def read_qrels(path: Path) -> dict[str, set[str]]:
     """query id -> relevant passage ids from a BEIR qrels TSV (header line first)."""
-    gold: dict[str, set[str]] = collections.defaultdict(set)
+    return {query: {p for p, score in passages.items() if score > 0} for query, passages in read_judgements(path).items()
+            if any(score > 0 for score in passages.values())}
+
+
+def read_judgements(path: Path) -> dict[str, dict[str, float]]:
+    """query id -> {passage id: score} from a BEIR qrels TSV; a line without a score counts as relevant (1)."""
+    judged: dict[str, dict[str, float]] = collections.defaultdict(dict)
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             parts = line.rstrip("\n").split("\t")
@@ -160,9 +174,11 @@ def read_qrels(path: Path) -> dict[str, set[str]]:
                 if line.strip():
                     raise EvalDataError(f"{path} line {number}: expected query-id<TAB>corpus-id<TAB>score")
                 continue
-            if len(parts) < 3 or float(parts[2] or 0) > 0:
-                gold[parts[0]].add(parts[1])
-    return gold
+            try:
+                judged[parts[0]][parts[1]] = float(parts[2] or 0) if len(parts) >= 3 else 1.0
+            except ValueError:
+                raise EvalDataError(f"{path} line {number}: the score {parts[2]!r} is not a number") from None
+    return judged
 
 
 def document_sets(eval_set: EvalSet, unanswerable: Sequence[Query], files: Path | None, workdir: Path) -> list[DocumentSet]:
@@ -232,7 +248,7 @@ def read_conversations(path: Path, eval_set: EvalSet) -> list[Conversation]:
     conversations = []
     for number, record in enumerate(_jsonl(path), 1):
         try:
-            gold = frozenset(str(g) for g in record["gold"])
+            gold = {str(g): 1.0 for g in record["gold"]}
             history = tuple(str(turn) for turn in record["history"])
             query = _with_gold(Query(str(record["id"]), str(record["question"]), tuple(record["answers"])), gold, eval_set.document_of)
             conversations.append(Conversation(query.query_id, str(record.get("shape", "")), history, query))

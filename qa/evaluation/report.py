@@ -22,6 +22,8 @@ _LABELS = {
     "unanswerable_declined": "SQuAD unanswerable questions declined",
     "out_of_corpus_declined": "out-of-corpus questions declined",
     "cross_document_declined": "questions asked of another document alone, declined",
+    "disputed_declined": "questions with an answer marked wrong, declined now",
+    "disputed_cites_wrong": "questions with an answer marked wrong, still citing a wrong passage first",
     "confidence_auroc": "confidence AUROC, right vs wrong drafts (answerable)",
     "confidence_ece": "confidence ECE (answerable and out-of-scope, 10 bins)",
     "latency_ms_p50": "latency p50 (ms)", "latency_ms_p95": "latency p95 (ms)",

@@ -131,11 +131,12 @@ def ask_one(qa: QA, query: Query, kind: str, with_ranking: bool, locator: Locato
         outcome.gold_rank = next((i for i, doc in enumerate(ranking, 1) if doc in query.gold), None)
     if query.answers:
         outcome.right = bool(draft.chosen) and contains_answer(draft.text, query.answers)
-    if query.answers and not answer.abstained:
-        sentences = [s.text for s in answer.segments]
+    if not answer.abstained and answer.segments:
         first = answer.segments[0]
         outcome.first_cited = locator.passage_at(first.doc_id, first.start)
         outcome.first_cited_document = locator.document_name(first.doc_id)
+    if query.answers and not answer.abstained:
+        sentences = [s.text for s in answer.segments]
         outcome.gold_in_first_sentence = contains_answer(sentences[0], query.answers)
         outcome.gold_in_answer = contains_answer(" ".join(sentences), query.answers)
         if answer.short_answer:
@@ -259,15 +260,23 @@ def evaluate(
         others["unanswerable"] = ask_all(qa, unanswerable, "unanswerable", False, _step(progress, "unanswerable"))
     if out_of_corpus_qa is not None:
         others["out-of-corpus"] = ask_all(out_of_corpus_qa, queries, "out-of-corpus", False, _step(progress, "out-of-corpus"))
+    disputed = eval_set.disputed[:limit] if limit else eval_set.disputed
+    if disputed:
+        others["disputed"] = ask_all(qa, disputed, "disputed", False, _step(progress, "disputed"), locator)
     followed = []
     for number, conversation in enumerate(conversations, 1):
         followed.append(ask_conversation(qa, conversation, locator))
         _tick(progress, "conversations", number, len(conversations))
     gold = {q.query_id: q.gold for q in queries}
+    metrics = summarize(answerable, gold, others, followed)
+    if disputed:
+        wrong = {q.query_id: q.wrong for q in disputed}
+        # Of the questions whose answer someone marked wrong: the share still leading with a passage marked wrong.
+        metrics["disputed_cites_wrong"] = _share([o.first_cited in wrong[o.query_id] for o in others["disputed"]])
     return EvalResult(
         data=str(eval_set.corpus.parent),
         questions=len(queries),
-        metrics=summarize(answerable, gold, others, followed),
+        metrics=metrics,
         abstain_threshold=qa.settings.answer.abstain_threshold,
         index_seconds=index_seconds,
         index_reused=index_reused,

@@ -18,6 +18,7 @@ from ..engine import QA
 from ..errors import QuestionError
 from ..models import Answer
 from .ratelimit import RateLimiter
+from .signin import Sessions
 
 MAX_HISTORY_TURNS = 50
 
@@ -86,6 +87,12 @@ class DeleteReport(BaseModel):
     removed: list[str]
 
 
+class AdminSession(BaseModel):
+    """Whether admin actions are unlocked for this browser session."""
+
+    admin: bool
+
+
 class ErrorOut(BaseModel):
     """Why a request was refused."""
 
@@ -125,8 +132,9 @@ def field_error(field: str, message: str, kind: str = "value_error") -> RequestV
 class Api:
     """The handlers of every /api route and /healthz, bound to one engine."""
 
-    def __init__(self, qa: QA) -> None:
+    def __init__(self, qa: QA, sessions: Sessions) -> None:
         self.qa = qa
+        self.sessions = sessions
         self.settings = qa.settings.server
         self.uploads_dir = uploads.uploads_dir(qa.settings.index_dir)
         uploads.clear_staging(self.uploads_dir)
@@ -203,6 +211,19 @@ class Api:
         await anyio.to_thread.run_sync(uploads.remove, self.qa, self.uploads_dir, doc_id, limiter=self.write_slot)
         return {"removed": [doc_id]}
 
+    async def unlock_admin(self, request: Request) -> JSONResponse:
+        """Unlock admin actions for this browser session (the Documents page); the token itself is not kept."""
+        response = JSONResponse({"admin": True})
+        self.sessions.grant(request, response, admin=True)
+        return response
+
+    async def lock_admin(self, request: Request) -> JSONResponse:
+        """Lock admin actions again for this browser session (a signed-in user stays signed in)."""
+        response = JSONResponse({"admin": False})
+        if self.sessions.of(request.cookies).admin:
+            self.sessions.grant(request, response, admin=False)
+        return response
+
     async def healthz(self) -> JSONResponse:
         """Ready or not, with document and chunk counts."""
         try:
@@ -212,9 +233,9 @@ class Api:
         return JSONResponse({"status": "ready", "documents": stats["documents"], "chunks": stats["chunks"]})
 
 
-def build_router(qa: QA, max_body_bytes: int) -> APIRouter:
-    """All /api routes and /healthz, bound to one engine."""
-    api = Api(qa)
+def build_router(qa: QA, max_body_bytes: int, sessions: Sessions) -> APIRouter:
+    """All /api routes and /healthz, bound to one engine and the browser sessions."""
+    api = Api(qa, sessions)
     # Every API path answers 403 to a browser Origin that is not allowed (origins.OriginGuard).
     router = APIRouter(max_body_size=max_body_bytes, responses={403: ORIGIN_REFUSED})
     router.add_api_route("/api/ask", api.ask, methods=["POST"], response_model=Answer, dependencies=[Depends(api.rate_limited)],
@@ -229,6 +250,11 @@ def build_router(qa: QA, max_body_bytes: int) -> APIRouter:
                          openapi_extra={"requestBody": UPLOAD_BODY})
     router.add_api_route("/api/documents/{doc_id:path}", api.delete, methods=["DELETE"], response_model=DeleteReport,
                          dependencies=[Depends(api.admin)], responses={401: UNAUTHORIZED, 403: ADMIN_FORBIDDEN, 404: NOT_FOUND})
+    router.add_api_route("/api/admin/session", api.unlock_admin, methods=["POST"], response_model=AdminSession,
+                         dependencies=[Depends(api.admin)], responses={401: UNAUTHORIZED, 403: ADMIN_FORBIDDEN},
+                         summary="Unlock admin actions for this browser session (sets the session cookie)")
+    router.add_api_route("/api/admin/session", api.lock_admin, methods=["DELETE"], response_model=AdminSession,
+                         summary="Lock admin actions for this browser session")
     router.add_api_route("/healthz", api.healthz, methods=["GET"], response_model=Health,
                          responses={503: {"model": Health, "description": "the index cannot be read"}})
     return router

@@ -9,8 +9,9 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Paths a page on another origin may call; everything else is left to its own handler.
-CORS_PREFIXES = ("/api/", "/healthz")
+# Paths a page on another origin may call; everything else is left to its own handler. The
+# sign-in forms are here too, so another site's page cannot sign a visitor in or out (login CSRF).
+CORS_PREFIXES = ("/api/", "/healthz", "/login", "/logout")
 ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
 ALLOWED_HEADERS = "Authorization, Content-Type"
 

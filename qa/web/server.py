@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -18,6 +20,8 @@ from ..errors import UsageError
 from ..shards import index_exists, index_folders
 from ..store import DB_NAME
 from .origins import OriginGuard, OriginPolicy
+from .signin import Sessions, SignIn, exposed_without_sign_in
+from .users import Users, load_users
 
 WIDGET_DIR = Path(__file__).resolve().parent / "widget"
 
@@ -79,10 +83,12 @@ def create_app(qa: QA) -> FastAPI:
     import gradio as gr
 
     from .api import build_router
-    from .ui import build_ui
+    from .ui import ExampleCache, build_ui
 
     settings = qa.settings.server
     policy = OriginPolicy.from_settings(settings.allowed_origins)
+    sessions = Sessions(settings.session_hours * 3600)
+    signin = SignIn(Users(load_users(settings)), sessions, settings.widget_public, settings.admin_token)
     app = FastAPI(
         title="Document Q&A",
         summary="Answers questions from your documents, citing the sentences it used.",
@@ -91,7 +97,8 @@ def create_app(qa: QA) -> FastAPI:
         redoc_url=None,
     )
     add_offline_docs(app)
-    app.include_router(build_router(qa, settings.max_request_bytes))
+    app.include_router(build_router(qa, settings.max_request_bytes, sessions))
+    app.include_router(signin.router())
 
     @app.exception_handler(HTTPException)
     async def explain_too_large(request: Request, error: HTTPException) -> Response:
@@ -108,11 +115,20 @@ def create_app(qa: QA) -> FastAPI:
         return FileResponse(WIDGET_DIR / "widget.js", media_type="text/javascript",
                             headers={"Cache-Control": "public, max-age=300"})
 
+    # The Documents page makes the chat a multi-page app, which Gradio serves without server-side
+    # rendering when mounted (as this app never uses it); its warning says only that.
+    warnings.filterwarnings("ignore", message="SSR mode is not supported with multi-page apps")
+    app.add_middleware(signin.gate)
     app.add_middleware(DeclaredSizeGate, max_bytes=settings.max_request_bytes)
     app.add_middleware(OriginGuard, policy=policy)
+    # With sign-in on, Gradio answers 401 to its own routes (config, queue, uploads) without a user.
+    chat_auth = {"auth_dependency": signin.user} if signin.enabled else {}
+    widget_auth = {} if settings.widget_public else chat_auth
+    examples = ExampleCache(qa)
     # Starlette tries mounts in order, so the catch-all "/" comes last.
-    gr.mount_gradio_app(app, build_ui(qa, compact=True), path="/embed", footer_links=[])
-    gr.mount_gradio_app(app, build_ui(qa), path="/")
+    gr.mount_gradio_app(app, build_ui(qa, compact=True, examples=examples), path="/embed", footer_links=[], **widget_auth)
+    gr.mount_gradio_app(app, build_ui(qa, sessions=sessions, examples=examples), path="/",
+                        max_file_size=settings.max_request_bytes, **chat_auth)
     return app
 
 
@@ -141,6 +157,15 @@ def serve(settings: Settings) -> None:
         OriginPolicy.from_settings(settings.server.allowed_origins)  # fail before the slow indexing
     except ValueError as error:
         raise UsageError(f"QA_ALLOWED_ORIGINS: {error}") from error
+    users = load_users(settings.server)  # a bad users entry stops the start here, before the slow indexing
+    host, port = settings.server.host, settings.server.port
+    if exposed_without_sign_in(host, bool(users), settings.server.allowed_origins):
+        print(
+            f"Warning: serving on {host}, beyond this machine, with no sign-in and no allowed origins: anyone who can "
+            "reach the port can read the documents through the chat. Set QA_CHAT_USERS or QA_CHAT_USERS_FILE "
+            "(python -m qa users add NAME), and QA_ALLOWED_ORIGINS for the sites that embed the widget.",
+            file=sys.stderr, flush=True,
+        )
     if settings.cluster.ray_address:
         from ..cluster.serving import serve_on_ray
 
@@ -148,7 +173,6 @@ def serve(settings: Settings) -> None:
         return
     qa = prepare(settings)
     app = create_app(qa)
-    host, port = settings.server.host, settings.server.port
     print(f"Serving on http://{host}:{port} (chat /, widget /widget.js, API /docs)", flush=True)
     # No access log: it would record every caller's path and query, and nothing reads it.
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")

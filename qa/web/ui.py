@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import threading
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import gradio as gr
 from ..engine import QA
 from ..errors import QuestionError
 from ..models import Answer, Citation, StoredDocument
+from .signin import Sessions
 
 STATIC = Path(__file__).resolve().parent / "static"
 TITLE = "Document Q&A"
@@ -85,13 +87,16 @@ def _location(citation: Citation) -> str:
 
 def source_card(citation: Citation) -> str:
     """One source under an answer: number, title, file (and page), and the highlighted passage."""
+    # The button's name is its visible text, short ("Source 1 title file.txt"); the passage sits beside
+    # the button, readable on its own, instead of making the whole passage the button's name.
     return (
+        f'<div class="qa-source-card">'
         f'<button type="button" class="qa-source" value="{esc(citation_key(citation))}" '
-        f'title="Open the full document at this passage">'
-        f'<span class="qa-source-head"><span class="qa-n">{citation.n}</span>'
+        f'title="Source {citation.n}: {esc(citation.title)}">'
+        f'<span class="qa-source-head"><span class="qa-sr-only">Source </span><span class="qa-n">{citation.n}</span>'
         f'<span class="qa-source-title">{esc(citation.title)}</span></span>'
-        f'<span class="qa-file">{esc(_location(citation))}</span>'
-        f'<span class="qa-snippet">{snippet_html(citation)}</span></button>'
+        f'<span class="qa-file">{esc(_location(citation))}</span></button>'
+        f'<span class="qa-snippet">{snippet_html(citation)}</span></div>'
     )
 
 
@@ -106,6 +111,21 @@ def _marker(citation: Citation) -> str:
     return (
         f'<button type="button" class="qa-cite" value="{esc(citation_key(citation))}" '
         f'title="Source {citation.n}: {esc(citation.title)}">[{citation.n}]</button>'
+    )
+
+
+def plain_answer(answer: Answer) -> str:
+    """The answer as plain text with its numbered sources (title, file, page): what "Copy answer" copies."""
+    cited = [c for c in answer.citations if c.highlights]
+    sources = [f"[{c.n}] {_squash(c.title).strip()} ({_location(c).replace(' · ', ', ')})" for c in cited]
+    return answer.answer + ("\n\nSources:\n" + "\n".join(sources) if sources else "")
+
+
+def copy_button(answer: Answer) -> str:
+    """A button that puts `plain_answer` on the clipboard (chat.js; `value` is kept by Gradio's sanitizer)."""
+    return (
+        f'<div class="qa-actions"><button type="button" class="qa-copy" value="{esc(plain_answer(answer))}">'
+        "Copy answer</button></div>"
     )
 
 
@@ -140,7 +160,7 @@ def render_answer(answer: Answer) -> str:
     return (
         f'<div class="qa-answer">{short}<p class="qa-text">{answer_text_html(answer)}</p>'
         f'<div class="qa-sources"><div class="qa-sources-label">Sources</div>'
-        f'{"".join(source_card(c) for c in cited)}{more}</div></div>'
+        f'{"".join(source_card(c) for c in cited)}{more}</div>{copy_button(answer)}</div>'
     )
 
 
@@ -186,9 +206,11 @@ def render_document(record: StoredDocument, start: int, end: int, highlights: li
     )
     return (
         f'<div class="qa-doc"><div class="qa-doc-head"><div class="qa-doc-heading">'
-        f'<div class="qa-doc-title">{esc(record.title)}</div><div class="qa-doc-meta">{meta}</div></div>'
+        f'<div class="qa-doc-title" tabindex="-1">{esc(record.title)}</div><div class="qa-doc-meta">{meta}</div></div>'
         f'<button type="button" class="qa-close" aria-label="Close the document">×</button></div>'
-        f'<div class="qa-doc-body">{"".join(body)}</div></div>'
+        # Focusable so the keyboard can scroll it (axe scrollable-region-focusable); named for screen readers.
+        f'<div class="qa-doc-body" tabindex="0" role="region" aria-label="Text of {esc(record.title)}">'
+        f'{"".join(body)}</div></div>'
     )
 
 
@@ -202,8 +224,8 @@ def viewer_placeholder() -> str:
     )
 
 
-def header_html(qa: QA, compact: bool) -> str:
-    """Title and a one-line description of what is indexed."""
+def header_html(qa: QA, compact: bool, user: str | None = None) -> str:
+    """Title, a one-line description of what is indexed, and who is signed in."""
     stats = qa.stats()
     documents, chunks = int(stats["documents"]), int(stats["chunks"])
     line = (
@@ -211,8 +233,18 @@ def header_html(qa: QA, compact: bool) -> str:
         f"({chunks} passage{'s' if chunks != 1 else ''}), each with the sentences that support it."
     )
     if documents == 0:
-        line = "No documents are indexed yet: index a folder with `python -m qa index PATH`."
-    return f'<div class="qa-header{" qa-compact-header" if compact else ""}"><h1>{TITLE}</h1><p>{esc(line)}</p></div>'
+        line = "No documents are indexed yet: add some on the Documents page, or index a folder with `python -m qa index PATH`."
+    # A plain form: signing out works without the page's script.
+    account = (
+        f'<form class="qa-account" method="post" action="/logout"><span>Signed in as {esc(user)}</span>'
+        '<button type="submit" class="qa-signout">Sign out</button></form>'
+        if user
+        else ""
+    )
+    return (
+        f'<div class="qa-header{" qa-compact-header" if compact else ""}"><div class="qa-title-row"><h1>{TITLE}</h1>{account}</div>'
+        f"<p>{esc(line)}</p></div>"
+    )
 
 
 def example_questions(qa: QA, limit: int = 3) -> list[str]:
@@ -233,6 +265,25 @@ def example_questions(qa: QA, limit: int = 3) -> list[str]:
     return answerable
 
 
+class ExampleCache:
+    """Example questions, worked out again only when the index changed (an upload, a delete, a re-index)."""
+
+    def __init__(self, qa: QA) -> None:
+        self.qa = qa
+        self._cached: dict[tuple[int, int], list[str]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, limit: int) -> list[str]:
+        """Up to `limit` answerable example questions for the index as it is now."""
+        key = (int(self.qa.stats()["generation"]), limit)
+        with self._lock:
+            if key not in self._cached:
+                # Asking each candidate costs a few questions' time, once per index generation.
+                self._cached = {k: v for k, v in self._cached.items() if k[0] == key[0]}
+                self._cached[key] = example_questions(self.qa, limit)
+            return self._cached[key]
+
+
 def _asset(name: str) -> str:
     return (STATIC / name).read_text(encoding="utf-8")
 
@@ -242,6 +293,28 @@ class ChatHandlers:
 
     def __init__(self, qa: QA) -> None:
         self.qa = qa
+
+    def record_feedback(self, answers: dict[int, dict[str, Any]], given: dict[int, int], like: gr.LikeData,
+                        request: gr.Request) -> tuple[dict[int, int], int, Any, str]:
+        """A thumb on an answer: kept with the question, the answer and its citations; a thumb down asks what was wrong."""
+        index = like.index if isinstance(like.index, int) else like.index[0]
+        answer = answers.get(index)
+        if answer is None:
+            return given, -1, gr.Column(visible=False), "This message is not an answer: nothing was recorded."
+        liked = like.liked is True or like.liked == "Like"
+        if index in given:
+            self.qa.revise_feedback(given[index], liked=liked)
+        else:
+            given = {**given, index: self.qa.record_feedback(answer, liked, user=getattr(request, "username", None))}
+        note = "Thanks: marked as a good answer." if liked else "Thanks: marked as a wrong answer. You can say what was wrong below."
+        return given, given[index], gr.Column(visible=not liked), note
+
+    def record_comment(self, feedback_id: int, comment: str) -> tuple[str, Any, str]:
+        """The optional comment of a thumb down."""
+        if feedback_id >= 0 and comment.strip():
+            self.qa.revise_feedback(feedback_id, comment=comment.strip())
+            return "", gr.Column(visible=False), "Thanks: your comment is saved with the answer."
+        return "", gr.Column(visible=False), ""
 
     def check_question(self, question: Any) -> str:
         """The question, stripped, or a gr.Error saying why it cannot be asked."""
@@ -266,16 +339,18 @@ class ChatHandlers:
         """An example question clicked: asked like a typed one."""
         return self.add_question(selection.value["text"], shown)
 
-    def answer_question(self, question: str, shown: list[dict[str, Any]], history: list[dict[str, str]]):
-        """Replace the pending answer with the rendered one and remember the turn."""
+    def answer_question(self, question: str, shown: list[dict[str, Any]], history: list[dict[str, str]],
+                        answers: dict[int, dict[str, Any]]):
+        """Replace the pending answer with the rendered one and remember the turn (and the answer, for feedback)."""
         if not question.strip():
-            return shown, history
+            return shown, history, answers
         try:
             answer = self.qa.ask(self.check_question(question), history)
         except gr.Error as error:
-            return [*shown[:-1], {"role": "assistant", "content": render_error(str(error.message))}], history
+            return [*shown[:-1], {"role": "assistant", "content": render_error(str(error.message))}], history, answers
         turns = [{"role": "user", "content": answer.question}, {"role": "assistant", "content": answer.answer}]
-        return [*shown[:-1], {"role": "assistant", "content": render_answer(answer)}], [*history, *turns]
+        answers = {**answers, len(shown) - 1: answer.to_dict()}
+        return [*shown[:-1], {"role": "assistant", "content": render_answer(answer)}], [*history, *turns], answers
 
     def open_document(self, key: str) -> str:
         """The full document for a clicked marker or source (the key comes from `citation_key`)."""
@@ -291,10 +366,14 @@ class ChatHandlers:
         return render_document(record, start, end, spans, n or None)
 
 
-def build_ui(qa: QA, compact: bool = False) -> gr.Blocks:
-    """The chat page (or, `compact`, the phone-sized widget), with `/ask` returning `qa ask --json`'s object."""
+def build_ui(qa: QA, compact: bool = False, sessions: Sessions | None = None, examples: ExampleCache | None = None) -> gr.Blocks:
+    """The chat page (or, `compact`, the phone-sized widget), with `/ask` returning `qa ask --json`'s object.
+
+    With `sessions`, the full chat gets the Documents page beside it (qa/web/documents.py)."""
     handlers = ChatHandlers(qa)
     concurrency = qa.settings.server.concurrency
+    examples = examples or ExampleCache(qa)
+    limit = 2 if compact else 3
 
     # Gradio marks the functions it exposes with attributes, which bound methods cannot carry.
     def open_document(key: str) -> str:
@@ -305,21 +384,32 @@ def build_ui(qa: QA, compact: bool = False) -> gr.Blocks:
         """Answer `question` (follow-ups use `history`, role/content dicts) as `python -m qa ask --json` does."""
         return handlers.ask(question, history)
 
-    examples = example_questions(qa, 2 if compact else 3)
+    def on_load(request: gr.Request) -> tuple[str, Any]:
+        # Counts, the signed-in user and examples for the index as it is now (uploads change all three).
+        questions = examples.get(limit)
+        return header_html(qa, compact, getattr(request, "username", None)), gr.Chatbot(examples=[{"text": q} for q in questions] or None)
+
     head = f"<style>{_asset('chat.css')}</style>"
     with gr.Blocks(title=TITLE, fill_height=compact) as demo:
+        if sessions is not None and not compact:
+            gr.Navbar(main_page_name="Chat", elem_id="qa-nav")
         with gr.Column(scale=1, elem_classes=["qa-app", "qa-compact" if compact else "qa-full"]):
             header = gr.HTML(header_html(qa, compact), head=head, elem_classes=["qa-header-block"])
             with gr.Row(equal_height=False, elem_classes=["qa-main"]):
                 with gr.Column(scale=3, min_width=300, elem_classes=["qa-chat-column"]):
-                    chatbot = _chatbot(compact, examples)
+                    chatbot = _chatbot(compact, examples.get(limit))
+                    note = gr.HTML("", elem_classes=["qa-feedback-note"], elem_id="qa-feedback-note")
+                    with gr.Column(visible=False, elem_id="qa-comment-box") as comment_box:
+                        with gr.Row(equal_height=True):
+                            comment = gr.Textbox(label="What was wrong? (optional)", max_lines=3, scale=5, elem_id="qa-comment",
+                                                 max_length=2000)
+                            send_comment = gr.Button("Send", scale=1, min_width=70, elem_id="qa-send-comment")
                     with gr.Row(elem_classes=["qa-input-row"]):
                         box = gr.Textbox(
                             placeholder="Ask a question about the documents…",
                             show_label=False,
                             lines=1,
                             max_lines=4,
-                            max_length=qa.settings.max_question_chars,
                             autofocus=not compact,
                             scale=5,
                             container=False,
@@ -336,20 +426,33 @@ def build_ui(qa: QA, compact: bool = False) -> gr.Blocks:
                 )
         history = gr.State([])
         pending = gr.State("")
+        # Per browser tab: message index -> the answer shown there, and -> the id of the feedback given on it.
+        answers = gr.State({})
+        given = gr.State({})
+        feedback_id = gr.State(-1)
+        private: dict[str, Any] = {"queue": False, "api_visibility": "private"}
 
         def answered(event: Any) -> None:
             # The quick step shows the question at once; answering then queues with its own concurrency.
-            event.then(handlers.answer_question, [pending, chatbot, history], [chatbot, history], concurrency_limit=concurrency,
-                       concurrency_id="answer", api_visibility="private", show_progress="hidden")
+            event.then(handlers.answer_question, [pending, chatbot, history, answers], [chatbot, history, answers],
+                       concurrency_limit=concurrency, concurrency_id="answer", api_visibility="private", show_progress="hidden")
 
         for submitted in (box.submit, send.click):
-            answered(submitted(handlers.add_question, [box, chatbot], [box, chatbot, pending], queue=False, api_visibility="private"))
-        answered(chatbot.example_select(handlers.pick_example, [chatbot], [box, chatbot, pending], queue=False, api_visibility="private"))
-        new.click(lambda: ([], [], "", viewer_placeholder()), None, [chatbot, history, box, viewer], queue=False, api_visibility="private")
+            answered(submitted(handlers.add_question, [box, chatbot], [box, chatbot, pending], **private))
+        answered(chatbot.example_select(handlers.pick_example, [chatbot], [box, chatbot, pending], **private))
+        cleared = [chatbot, history, box, viewer, answers, given, comment_box, note]
+        new.click(lambda: ([], [], "", viewer_placeholder(), {}, {}, gr.Column(visible=False), ""), None, cleared, **private)
         # The chat's own trash button clears the display; the remembered turns must go with it.
-        chatbot.clear(lambda: ([], viewer_placeholder()), None, [history, viewer], queue=False, api_visibility="private")
-        demo.load(lambda: header_html(qa, compact), None, header, queue=False, api_visibility="private", show_progress="hidden")
+        chatbot.clear(lambda: ([], viewer_placeholder(), {}, {}), None, [history, viewer, answers, given], **private)
+        chatbot.like(handlers.record_feedback, [answers, given], [given, feedback_id, comment_box, note], api_visibility="private")
+        for commented in (send_comment.click, comment.submit):
+            commented(handlers.record_comment, [feedback_id, comment], [comment, comment_box, note], api_visibility="private")
+        demo.load(on_load, None, [header, chatbot], api_visibility="private", show_progress="hidden")
         gr.api(ask, api_name="ask", concurrency_limit=concurrency, concurrency_id="answer")
+    if sessions is not None and not compact:
+        from .documents import add_documents_page
+
+        add_documents_page(demo, qa, sessions, head)
     demo.queue(default_concurrency_limit=concurrency)
     return demo
 
@@ -367,7 +470,8 @@ def _chatbot(compact: bool, examples: list[str]) -> gr.Chatbot:
         allow_tags=False,
         latex_delimiters=[],
         buttons=[],
-        feedback_options=None,
+        # Thumbs on each answer; what they record: ChatHandlers.record_feedback.
+        feedback_options=("Like", "Dislike"),
         layout="panel",
         placeholder=None,
         examples=[{"text": q} for q in examples] or None,

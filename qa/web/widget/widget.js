@@ -108,6 +108,13 @@
       launcher.focus();
     }
 
+    // Escape inside the chat's frame never reaches this page; the frame says so with a message.
+    window.addEventListener("message", function (event) {
+      var frame = panel.querySelector("iframe");
+      if (!frame || event.source !== frame.contentWindow || event.origin !== new URL(embedUrl).origin) return;
+      if (event.data && event.data.type === "document-qa:close" && !panel.hidden) close();
+    });
+
     launcher.addEventListener("click", function () { open(true); });
     closeButton.addEventListener("click", close);
     panel.addEventListener("keydown", function (event) {

@@ -149,8 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except QAError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: the index is as it was before this run", file=sys.stderr)
+    except KeyboardInterrupt as stop:
+        # An indexing run keeps the batches it committed and says how many (IndexingInterrupted).
+        print(f"interrupted: {stop}" if str(stop) else "interrupted", file=sys.stderr)
         return 130
 
 
@@ -174,8 +175,8 @@ def run_index(args: argparse.Namespace, settings: Settings) -> int:
         QA.remove_index(settings.index_dir)
     qa = QA(settings)
     if args.paths:
-        # A cluster job is followed in its log: it reports progress in plain lines there too.
-        report = qa.index(args.paths, progress=sys.stderr.isatty() or bool(settings.cluster.ray_address))
+        # Bars on a terminal, plain lines in a log (CI, a cluster job): a long run is never silent.
+        report = qa.index(args.paths, progress=True)
         for name, items in (("added", report.added), ("updated", report.updated), ("removed", report.removed)):
             for doc_id in items:
                 print(f"{name:>9}  {doc_id}")

@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SettingsError
+from .faults import CRASH_POINTS, CRASH_SIGNALS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-# Points of an index write where `crash_at` kills the process (SIGKILL), for the crash-safety tests.
-CRASH_POINTS = ("before-faiss-write", "after-faiss-rename", "before-lexical-commit", "after-lexical-commit", "after-commit")
 
 
 def in_checkout() -> bool:
@@ -247,11 +245,16 @@ class AnswerSettings(_Checked):
 
 @dataclass(frozen=True)
 class IndexingSettings(_Checked):
-    """Where the pure prepare step (chunk and embed) runs."""
+    """Where the pure prepare step (chunk and embed) runs, and how often `qa index` commits."""
 
     executor: str = setting("local", "QA_EXECUTOR", "local (this process) or processes (a pool, one encoder each)",
                             choices=("local", "processes"))
     workers: int = setting(2, "QA_WORKERS", "workers of the processes or Ray executor (each loads its own encoder)", low=1, high=256)
+    # An interrupted run keeps every committed batch; a batch commit costs COMMIT_COST_PLACEHOLDER.
+    commit_chunks: int = setting(2000, "QA_COMMIT_CHUNKS", "`qa index` commits once this many chunks are prepared",
+                                 low=1, high=10_000_000)
+    commit_seconds: float = setting(60.0, "QA_COMMIT_SECONDS", "`qa index` commits what is prepared at least this often",
+                                    low=0.1, high=86_400)
 
 
 @dataclass(frozen=True)
@@ -304,9 +307,12 @@ class Settings(_Checked):
     docs_dir: Path = setting(default_docs_dir(), "QA_DOCS_DIR", "what `python app.py` indexes when the index is missing or older")
     top_k: int = setting(5, "QA_TOP_K", "passages retrieved and listed as sources", low=1, high=50)
     max_question_chars: int = setting(2000, "QA_MAX_QUESTION_CHARS", "longest question accepted", low=1, high=1_000_000)
-    # Fault injection for the crash-safety tests: SIGKILL at this named point of an index write.
-    crash_at: str = setting("", "QA_CRASH_AT", "test only: kill the process at this point of an index write",
+    # Fault injection for the crash-safety tests (qa/faults.py).
+    crash_at: str = setting("", "QA_CRASH_AT", "test only: stop the process at this point of an indexing run",
                             choices=("", *CRASH_POINTS))
+    crash_after: int = setting(0, "QA_CRASH_AFTER", "test only: pass the crash point this many times first", low=0)
+    crash_signal: str = setting("kill", "QA_CRASH_SIGNAL", "test only: how the process is stopped (kill: SIGKILL, interrupt: SIGINT)",
+                                choices=tuple(CRASH_SIGNALS))
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
     vectors: VectorSettings = field(default_factory=VectorSettings)

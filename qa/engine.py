@@ -21,7 +21,8 @@ from .conversation import resolve_follow_up
 from .encoders import Encoder, create_encoder
 from .encoders.batching import MicroBatcher
 from .errors import REBUILD_HINT, CorruptIndexError
-from .indexing import Indexer
+from .faults import Crash
+from .indexing import UNFINISHED, CommitPolicy, Indexer
 from .indexing.executors import create_executor
 from .models import Answer, Document, DocumentSummary, IndexReport, Passage, StoredDocument
 from .questions import validate_question, well_formed
@@ -51,7 +52,9 @@ class QA:
         probe = encoder.encode([MODEL_PROBE_TEXT])[0]
         self.store = store or open_index(self.settings, encoder.dimension, signature, probe, integrity_checked)
         self.executor = create_executor(self.settings, encoder)
-        self.indexer = Indexer(self.store, self.executor)
+        indexing = self.settings.indexing
+        crash = Crash(self.settings.crash_at, self.settings.crash_after, self.settings.crash_signal)
+        self.indexer = Indexer(self.store, self.executor, CommitPolicy(indexing.commit_chunks, indexing.commit_seconds), crash)
         self.retriever = Retriever(self.store, self.settings)
         self.answerer = Answerer(self.settings.answer)
         self._question_batcher: MicroBatcher | None = None
@@ -69,8 +72,13 @@ class QA:
         return batcher(text) if batcher is not None else self.encoder.encode([text])[0]
 
     def index(self, paths: Iterable[str | Path], progress: bool = False) -> IndexReport:
-        """Index files and folders incrementally."""
-        return self.indexer.index_paths(paths, progress)
+        """Index files and folders incrementally, committing in batches; `progress` shows bars on a terminal, else lines."""
+        marker = Path(self.settings.index_dir) / UNFINISHED
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        report = self.indexer.index_paths(paths, progress)
+        marker.unlink(missing_ok=True)
+        return report
 
     def upsert(self, documents: list[Document]) -> IndexReport:
         """Add or replace documents."""

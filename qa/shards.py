@@ -32,6 +32,7 @@ import numpy as np
 
 from .config import Settings
 from .errors import REBUILD_HINT, CorruptIndexError, ModelMismatchError, UsageError
+from .faults import Crash
 from .models import Changes, DocumentSummary, Passage, PreparedDocument, StoredDocument
 from .store import DB_NAME, Store
 from .store import remove_index as remove_plain_index
@@ -376,7 +377,7 @@ def store_opener(settings: Settings, dimension: int, signature: dict[str, str], 
 
     def open_store(folder: Path) -> Store:
         return Store(folder, dimension, signature, probe, vector_settings=settings.vectors, lexical_settings=settings.lexical,
-                     crash_at=settings.crash_at, integrity_checked=integrity_checked)
+                     crash=Crash(settings.crash_at, settings.crash_after, settings.crash_signal), integrity_checked=integrity_checked)
 
     return open_store
 

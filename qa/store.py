@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import threading
 import time
@@ -27,6 +26,7 @@ import numpy as np
 from . import vectors as vector_index
 from .config import LexicalSettings, VectorSettings
 from .errors import REBUILD_HINT, CorruptIndexError, ModelMismatchError
+from .faults import Crash
 from .lexical import LexicalEntry, create_lexical_index, drop_other_engines, tantivy_index
 from .models import Changes, DocumentSummary, Passage, PreparedDocument, StoredDocument, StoredSentence, page_at
 from .vectors import VectorIndex
@@ -100,6 +100,7 @@ class Store:
         vector_settings: VectorSettings = VectorSettings(),
         lexical_settings: LexicalSettings = LexicalSettings(),
         crash_at: str = "",
+        crash: Crash | None = None,
         integrity_checked: bool = False,
     ) -> None:
         self.dir = Path(index_dir)
@@ -108,7 +109,8 @@ class Store:
         self.signature = signature
         self.vector_settings = vector_settings
         self.model_probe = model_probe
-        self.crash_at = crash_at
+        # `crash` (QA_CRASH_AT, QA_CRASH_AFTER, QA_CRASH_SIGNAL) or a plain SIGKILL at `crash_at`.
+        self.crash = crash or Crash(crash_at)
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._vectors_lock = threading.RLock()
@@ -190,8 +192,7 @@ class Store:
             )
 
     def _crash_point(self, point: str) -> None:
-        if self.crash_at == point:
-            os.kill(os.getpid(), signal.SIGKILL)
+        self.crash.reached(point)
 
     def _check_signature(self, stored: dict[str, str]) -> None:
         for key, wanted in self.signature.items():

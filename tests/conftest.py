@@ -21,6 +21,15 @@ EVAL_DIR = Path(os.environ.get("QA_EVAL_DIR", ROOT.parent / "shared" / "eval"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def seed_parts(folder: Path) -> Path:
+    """The seeds cut into runs of three paragraphs, a document each, in `folder`: many small documents, no near-copies."""
+    for seed in sorted(SEEDS.glob("*.txt")):
+        paragraphs = [p for p in seed.read_text(encoding="utf-8").split("\n") if p.strip()]
+        for n in range(0, len(paragraphs), 3):
+            (folder / f"{seed.stem}-part{n:02d}.txt").write_text("\n".join(paragraphs[n : n + 3]), encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def encoder():
     """The real bundled model, loaded once for the whole test session."""

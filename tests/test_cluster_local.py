@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import pytest
 
 from qa.vectors.codes import sentence_vector
 
-from .conftest import ROOT, SEEDS
+from .conftest import ROOT, seed_parts
 
 QUESTIONS = ["How many people were arrested on Nov. 15?", "Who reported the killings?"]
 # Every test that starts Ray has a deadline: a deadlock in a cluster never raises.
@@ -31,19 +32,15 @@ RUN_SECONDS = 600
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     """The seeds cut into runs of paragraphs, a document each: enough batches to kill a worker between, no near-copies."""
-    folder = tmp_path_factory.mktemp("corpus")
-    for seed in sorted(SEEDS.glob("*.txt")):
-        paragraphs = [p for p in seed.read_text(encoding="utf-8").split("\n") if p.strip()]
-        for n in range(0, len(paragraphs), 3):
-            (folder / f"{seed.stem}-part{n:02d}.txt").write_text("\n".join(paragraphs[n : n + 3]), encoding="utf-8")
-    return folder
+    return seed_parts(tmp_path_factory.mktemp("corpus"))
 
 
 @pytest.fixture(scope="module")
 def ray_run(corpus, tmp_path_factory) -> dict:
-    """The CLI on a local cluster, one batch per document; one of its two workers is killed after the first batch."""
+    """The CLI on a local cluster, one Ray batch per document, a commit every few chunks; one of its two workers is
+    killed after the first batch."""
     index_dir = tmp_path_factory.mktemp("ray-index")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_RAY_BATCH_DOCUMENTS": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_RAY_BATCH_DOCUMENTS": "1", "QA_COMMIT_CHUNKS": "4"}
     command = [sys.executable, "-m", "qa", "index", str(corpus), "--ray", "local", "--workers", "2", "--index-dir", str(index_dir)]
     began = time.monotonic()
     # Its own session, so the deadline can stop the driver and the local cluster it started at once.
@@ -57,7 +54,7 @@ def ray_run(corpus, tmp_path_factory) -> dict:
         assert process.stderr is not None
         for line in process.stderr:
             lines.append(line)
-            if line.startswith("prepared ") and not killed:
+            if line.startswith("indexing: ") and not killed:
                 killed = kill_a_worker(process.pid)
         stdout, _ = process.communicate()
     finally:
@@ -116,7 +113,9 @@ def test_a_killed_worker_is_retried_and_every_document_is_indexed(ray_run, corpu
     assert ray_run["killed"], "no Ray worker process was found to kill"
     documents = len(list(corpus.glob("*.txt")))
     assert f"{documents} added, 0 updated" in ray_run["stdout"]
-    assert f"prepared {documents}/{documents} documents" in ray_run["stderr"]
+    assert f"{documents}/{documents} documents" in ray_run["stderr"]
+    # Committed in batches as the documents came back, not once at the end.
+    assert int(re.findall(r"committed \d+ chunks in (\d+) batches", ray_run["stderr"])[-1]) > 1
     print(f"ray local run: {ray_run['seconds']:.1f}s")
 
 

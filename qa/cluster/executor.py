@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import pickle
-import sys
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ..config import ChunkingSettings, ClusterSettings, EmbeddingSettings
 from ..models import Document, PreparedDocument
 from . import connect, cpus_needed, disconnect
-
-# Progress lines at most this often (plus the last one): a cluster job is read in its log.
-PROGRESS_SECONDS = 5.0
 
 
 class PrepareWorker:
@@ -48,17 +43,21 @@ class RayExecutor:
         self.workers = workers
         self.cluster = cluster
 
-    def prepare(self, documents: Sequence[Document], progress: bool = False) -> list[PreparedDocument]:
-        """Chunk and embed on the cluster; results in the documents' order."""
-        results: list[PreparedDocument | None] = [None] * len(documents)
-        report = _Progress(len(documents)) if progress else None
-        for position, prepared in self.stream(documents):
-            results[position] = prepared
-            if report:
-                report.step(len(prepared.chunks))
-        missing = [documents[i].doc_id for i, p in enumerate(results) if p is None]
-        assert not missing, f"Ray Data returned no result for {missing}"
-        return [p for p in results if p is not None]
+    def prepare(self, groups: Iterable[Sequence[Document]]) -> Iterator[list[PreparedDocument]]:
+        """Chunk and embed on the cluster; each group is yielded, in order, once all its documents are back."""
+        groups = [list(group) for group in groups]
+        rows = self.stream([doc for group in groups for doc in group])
+        # Documents arrive in any order; a group is complete once every position up to its end has arrived.
+        arrived: dict[int, PreparedDocument] = {}
+        start = 0
+        for group in groups:
+            end = start + len(group)
+            while any(position not in arrived for position in range(start, end)):
+                found = next(rows, None)
+                assert found is not None, f"Ray Data returned no result for {[d.doc_id for d in group]}"
+                arrived[found[0]] = found[1]
+            yield [arrived.pop(position) for position in range(start, end)]
+            start = end
 
     def stream(self, documents: Sequence[Document]) -> Iterator[tuple[int, PreparedDocument]]:
         """(position in `documents`, prepared document) as the workers finish them, in no set order.
@@ -84,22 +83,3 @@ class RayExecutor:
         """Leave the cluster (a local one stops)."""
         disconnect()
 
-
-class _Progress:
-    """Plain progress lines on stderr: documents and chunks done, chunks per second."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.documents = 0
-        self.chunks = 0
-        self.began = self.shown = time.perf_counter()
-
-    def step(self, chunks: int) -> None:
-        self.documents += 1
-        self.chunks += chunks
-        now = time.perf_counter()
-        if now - self.shown >= PROGRESS_SECONDS or self.documents == self.total or self.documents == 1:
-            self.shown = now
-            rate = self.chunks / max(now - self.began, 1e-9)
-            print(f"prepared {self.documents}/{self.total} documents, {self.chunks} chunks, {rate:.1f} chunks/s",
-                  file=sys.stderr, flush=True)

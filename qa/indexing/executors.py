@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Protocol
 
 from ..config import ChunkingSettings, EmbeddingSettings, Settings
@@ -15,10 +16,10 @@ from .prepare import prepare
 
 
 class Executor(Protocol):
-    """Runs `prepare` over documents and returns the results in the documents' order."""
+    """Runs `prepare` over groups of documents, yielding each group's results as soon as they are ready."""
 
-    def prepare(self, documents: Sequence[Document], progress: bool = False) -> list[PreparedDocument]:
-        """Chunk and embed `documents`."""
+    def prepare(self, groups: Iterable[Sequence[Document]]) -> Iterator[list[PreparedDocument]]:
+        """Chunk and embed each group; groups (and documents within) come back in the order given."""
         ...
 
     def close(self) -> None:
@@ -33,9 +34,10 @@ class LocalExecutor:
         self.encoder = encoder
         self.chunking = chunking
 
-    def prepare(self, documents: Sequence[Document], progress: bool = False) -> list[PreparedDocument]:
-        """Chunk and embed here."""
-        return prepare(documents, self.encoder, self.chunking, progress)
+    def prepare(self, groups: Iterable[Sequence[Document]]) -> Iterator[list[PreparedDocument]]:
+        """Chunk and embed here, one group at a time."""
+        for group in groups:
+            yield prepare(group, self.encoder, self.chunking)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -50,23 +52,31 @@ class ProcessExecutor:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
 
-    def prepare(self, documents: Sequence[Document], progress: bool = False) -> list[PreparedDocument]:
-        """Chunk and embed in the pool: documents are dealt out in contiguous shares of similar text size."""
-        if not documents:
-            return []
+    def prepare(self, groups: Iterable[Sequence[Document]]) -> Iterator[list[PreparedDocument]]:
+        """Chunk and embed in the pool, a group per task, a few groups ahead of the one being committed."""
         if self._pool is None:
             # Spawned, not forked: torch's thread pools do not survive a fork.
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(self.workers, context, initializer=_start_worker,
                                              initargs=(self.embedding, self.workers))
-        shares = _shares(documents, self.workers)
-        results = self._pool.map(_prepare_in_worker, shares, [self.chunking] * len(shares))
-        return [prepared for share in results for prepared in share]
+        pool = self._pool
+        # Two groups per worker in flight keeps every worker busy while bounding what waits in memory.
+        ahead: deque[Future[list[PreparedDocument]]] = deque()
+        try:
+            for group in groups:
+                ahead.append(pool.submit(_prepare_in_worker, list(group), self.chunking))
+                if len(ahead) >= 2 * self.workers:
+                    yield ahead.popleft().result()
+            while ahead:
+                yield ahead.popleft().result()
+        finally:
+            for future in ahead:  # the run stopped early: work not yet started is dropped
+                future.cancel()
 
     def close(self) -> None:
         """Stop the workers."""
         if self._pool is not None:
-            self._pool.shutdown()
+            self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
 
@@ -79,19 +89,6 @@ def create_executor(settings: Settings, encoder: Encoder) -> Executor:
     if settings.indexing.executor == "processes":
         return ProcessExecutor(settings.embedding, settings.chunking, settings.indexing.workers)
     return LocalExecutor(encoder, settings.chunking)
-
-
-def _shares(documents: Sequence[Document], parts: int) -> list[list[Document]]:
-    """`documents` cut into at most `parts` runs of about equal text length, order kept."""
-    total = sum(len(d.text) for d in documents) or 1
-    shares: list[list[Document]] = [[]]
-    done = 0
-    for doc in documents:
-        if shares[-1] and done >= total * len(shares) / parts and len(shares) < parts:
-            shares.append([])
-        shares[-1].append(doc)
-        done += len(doc.text)
-    return shares
 
 
 _worker_encoder: Encoder | None = None

@@ -21,7 +21,7 @@ def chunk_prefix(title: str, chunking: ChunkingSettings) -> str:
     return f"{title}. " if chunking.title_in_chunk and title else ""
 
 
-def prepare(documents: Sequence[Document], encoder: Encoder, chunking: ChunkingSettings, progress: bool = False) -> list[PreparedDocument]:
+def prepare(documents: Sequence[Document], encoder: Encoder, chunking: ChunkingSettings) -> list[PreparedDocument]:
     """Split and embed documents (outside any transaction, so readers are never blocked)."""
     plans = []
     chunk_texts: list[str] = []
@@ -34,9 +34,8 @@ def prepare(documents: Sequence[Document], encoder: Encoder, chunking: ChunkingS
         plans.append((doc, chunks, len(chunk_texts), len(sentence_texts), spans))
         chunk_texts.extend(prefix + chunk.text for chunk in chunks)
         sentence_texts.extend(doc.text[s:e] for s, e in spans)
-    show = progress and len(chunk_texts) > 200
-    chunk_vectors = encoder.encode(chunk_texts, progress=show)
-    sentence_vectors = encoder.encode(sentence_texts, progress=show)
+    chunk_vectors = encoder.encode(chunk_texts)
+    sentence_vectors = encoder.encode(sentence_texts)
     return [
         PreparedDocument(
             document=doc,

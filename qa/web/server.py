@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..config import Settings
 from ..engine import QA
 from ..errors import UsageError
+from ..indexing import UNFINISHED
 from ..shards import index_exists, index_folders
 from ..store import DB_NAME
 from .origins import OriginGuard, OriginPolicy
@@ -27,8 +28,8 @@ WIDGET_DIR = Path(__file__).resolve().parent / "widget"
 
 
 def index_is_stale(settings: Settings) -> bool:
-    """True when the index is missing or a file in the docs folder is newer than it."""
-    if not index_exists(settings.index_dir):
+    """True when the index is missing, its last indexing run was stopped, or a file in the docs folder is newer than it."""
+    if not index_exists(settings.index_dir) or (Path(settings.index_dir) / UNFINISHED).exists():
         return True
     databases = [folder / DB_NAME for folder in index_folders(settings.index_dir)]
     built = max((p.stat().st_mtime for db in databases for p in [db, *db.parent.glob(DB_NAME + "-wal")] if p.exists()), default=0.0)
@@ -43,7 +44,7 @@ def prepare(settings: Settings) -> QA:
     qa.batch_questions(settings.server.question_batch, settings.server.question_batch_wait_ms)
     if stale and Path(settings.docs_dir).exists():
         print(f"Indexing {settings.docs_dir} ...", flush=True)
-        print(qa.index([settings.docs_dir]).summary(), flush=True)
+        print(qa.index([settings.docs_dir], progress=True).summary(), flush=True)
     if not qa.stats()["documents"]:
         # The chat starts all the same: uploads add documents while it runs.
         print(

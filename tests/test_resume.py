@@ -23,6 +23,7 @@ import pytest
 from qa.config import Settings
 from qa.engine import QA
 from qa.indexing import UNFINISHED
+from qa.store import committed_files
 
 from .conftest import ROOT, seed_parts
 
@@ -112,7 +113,8 @@ def stopped_then_resumed(index_dir: Path, states: dict, encoder) -> set[str]:
     assert {doc_id: now_ids.get(doc_id) for doc_id in committed} == {doc_id: kept_ids.get(doc_id) for doc_id in committed}
     assert documents(qa) == states["documents"]
     assert answers(qa) == states["answers"]
-    assert [p.name for p in index_dir.glob("vectors-*")] == [qa.store._meta()["faiss_file"]]
+    base, deltas = committed_files(qa.store._meta())
+    assert sorted(p.name for p in index_dir.glob("vectors-*")) == sorted(f.name for f in [base, *deltas] if f is not None)
     qa.close()
     return committed
 

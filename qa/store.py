@@ -535,22 +535,24 @@ def full_check(index_dir: Path, lexical_settings: LexicalSettings = LexicalSetti
             raise CorruptIndexError(f"The index database {db_path} is damaged ({'; '.join(problems)}). {REBUILD_HINT}")
         meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
         chunks = int(connection.execute("SELECT count(*) FROM chunks").fetchone()[0])
-        lexical = create_lexical_index(lexical_settings, index_dir, lambda: connection, lambda: chunks)
-        lexical.check()
         base, deltas = committed_files(meta)
         for file in [base, *deltas]:
             if file is not None:
                 _verify(index_dir / file.name, file, cached=False)
         vectors = load_layers(index_dir, base, deltas, 0)
+        # Vectors before words: a vector mismatch needs a full rebuild, while a damaged word index
+        # rebuilds itself from the database, so the harder remedy is the one to report first.
+        if len(vectors) != chunks:
+            raise CorruptIndexError(f"The vector files in {index_dir} hold {len(vectors)} vectors but the database has {chunks} "
+                                    f"chunks. {REBUILD_HINT}")
+        lexical = create_lexical_index(lexical_settings, index_dir, lambda: connection, lambda: chunks)
+        lexical.check()
     except sqlite3.DatabaseError as error:
         raise CorruptIndexError(f"The index database {db_path} is damaged ({error}). {REBUILD_HINT}") from error
     except (OSError, RuntimeError, ValueError) as error:
         raise CorruptIndexError(f"A vector file in {index_dir} is missing or damaged ({error}). {REBUILD_HINT}") from error
     finally:
         connection.close()
-    if len(vectors) != chunks:
-        raise CorruptIndexError(f"The vector files in {index_dir} hold {len(vectors)} vectors but the database has {chunks} chunks. "
-                                f"{REBUILD_HINT}")
     return {"index_dir": str(index_dir), "ok": "yes", "chunks": chunks, "vectors": len(vectors), "vector_files": 1 + len(deltas),
             "database_bytes": db_path.stat().st_size, "seconds": round(time.perf_counter() - began, 2)}
 

@@ -311,6 +311,8 @@ def main() -> None:
             onnx = measure_indexing(create_encoder(onnx_settings.embedding), model, onnx_settings, corpus)
             onnx["ratio_to_torch_indexing"] = round(onnx["index_chunks_per_s"] / results["indexing"]["index_chunks_per_s"], 3)
             results["indexing_onnx_int8"] = onnx
+        if corpus.parent != SQUAD:
+            shutil.rmtree(corpus.parent, ignore_errors=True)
     for size in sizes:
         figures = measure_size(encoder, settings, pool, size, args.questions)
         figures["load_average"] = [round(x, 2) for x in os.getloadavg()]

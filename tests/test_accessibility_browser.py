@@ -140,7 +140,9 @@ def test_keyboard_and_screen_reader_flow_on_the_chat(new_page, owner_site) -> No
     # An over-long question is answered with a clear message, not cut short silently.
     box.fill("word " * 500)
     box.press("Enter")
-    page.get_by_text("The question is 2,500 characters; the limit is 2,000 (QA_MAX_QUESTION_CHARS).").wait_for()
+    limit = "The question is 2,500 characters; the limit is 2,000 (QA_MAX_QUESTION_CHARS)."
+    page.locator("#qa-chat .qa-error").get_by_text(limit).wait_for()
+    page.wait_for_function("text => document.querySelector('#qa-live').textContent.includes(text)", arg=limit)
 
 
 def test_phone_overlay_is_a_modal_dialog_that_keeps_the_focus(new_page, owner_site) -> None:

@@ -76,6 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
                           help="JSON lines of conversations (earlier user turns, a follow-up, its gold answers and passages) "
                           "asked turn by turn; `python -m qa.evaluation.conversation_set` builds one from SQuAD")
 
+    calibrate = sub.add_parser("calibrate", help="fit the confidence and in-scope models on `qa eval --report` outcomes")
+    calibrate.add_argument("outcomes", nargs="+", type=Path, metavar="OUTCOMES.jsonl",
+                           help="per-question outcomes of `qa eval --report` runs, one setting (data set, mode) per file")
+    calibrate.add_argument("--out", type=Path, required=True,
+                           help="calibration file to write (the shipped one: qa/answering/calibration.json)")
+    calibrate.add_argument("--out-of-scope-declined", type=float, default=0.95,
+                           help="the abstain threshold declines this share of every setting's out-of-scope questions "
+                           "on the training documents (default 0.95)")
+    calibrate.add_argument("--json", action="store_true", help="print the held-out figures as one JSON object")
+
     sub.add_parser("settings", help="list every setting: its QA_* variable, current value, what it allows")
 
     feedback = sub.add_parser("feedback", help="the chat's thumbs up/down: export them as an eval set")
@@ -142,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_feedback_export(args, settings)
         if args.command == "users":
             return run_users_add(args)
+        if args.command == "calibrate":
+            return run_calibrate(args)
         from .web.server import serve
 
         serve(settings)
@@ -330,6 +342,33 @@ def run_users_add(args: argparse.Namespace) -> int:
         password = sys.stdin.readline().rstrip("\n")
     line = add_user(args.name, password, args.file)
     print(f"{args.name} written to {args.file} (QA_CHAT_USERS_FILE={args.file})" if args.file else line)
+    return 0
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    """`qa calibrate`: fit both heads on two thirds of the documents, write the file, print held-out figures."""
+    if missing := missing_extra("eval", "qa calibrate (scikit-learn fits the models)"):
+        raise UsageError(missing)
+    missing_files = [str(p) for p in args.outcomes if not p.is_file()]
+    if missing_files:
+        raise UsageError(f"no such file: {', '.join(missing_files)}")
+    if not 0 < args.out_of_scope_declined <= 1:
+        raise UsageError("--out-of-scope-declined must be above 0 and at most 1")
+    from .evaluation.calibrate import fit
+
+    calibration, report = fit(args.outcomes, args.out_of_scope_declined)
+    calibration["fitted"]["command"] = (
+        f"qa calibrate {' '.join(map(str, args.outcomes))} --out {args.out} --out-of-scope-declined {args.out_of_scope_declined}"
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(calibration, indent=1) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps({"abstain_threshold": calibration["abstain_threshold"], "held_out": report}))
+    else:
+        print(f"wrote {args.out}: abstain threshold {calibration['abstain_threshold']} "
+              f"(held-out documents: {', '.join(calibration['fitted']['held_out_documents'])})")
+        for setting, figures in report.items():
+            print(f"{setting:>24}  " + "  ".join(f"{k} {v}" for k, v in figures.items()))
     return 0
 
 

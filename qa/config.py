@@ -8,6 +8,7 @@ with a message naming the variable, the value and the allowed range (`SettingsEr
 from __future__ import annotations
 
 import enum
+import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
@@ -33,6 +34,12 @@ def default_index_dir() -> Path:
 def default_docs_dir() -> Path:
     """`<checkout>/seeds` in the source tree; `./docs` in the working directory when installed (the seeds are not shipped)."""
     return PROJECT_ROOT / "seeds" if in_checkout() else Path("docs")
+
+
+def calibrated_threshold() -> float:
+    """The abstain threshold recorded in the shipped calibration file."""
+    path = Path(__file__).resolve().parent / "answering" / "calibration.json"
+    return float(json.loads(path.read_text(encoding="utf-8"))["abstain_threshold"])
 
 
 class FusionMode(enum.StrEnum):
@@ -218,11 +225,24 @@ class RerankSettings(_Checked):
 
 
 @dataclass(frozen=True)
+class WordSettings(_Checked):
+    """Word statistics (IDF) for retrieval, sentence scoring and confidence: the corpus blended with English."""
+
+    # docs/evaluation.md: 100 to 10,000 measured alike; 0 is the corpus alone (a one-document index
+    # then weighs a word it lacks above every word it holds).
+    background_chunks: int = setting(1000, "QA_BACKGROUND_CHUNKS", "chunks of ordinary English pooled with the corpus for IDF",
+                                     low=0, high=10_000_000)
+    words_per_chunk: float = setting(100.0, "QA_BACKGROUND_WORDS_PER_CHUNK", "words in one background chunk", low=1.0, high=100_000.0)
+
+
+@dataclass(frozen=True)
 class AnswerSettings(_Checked):
     """Sentence selection and abstention."""
 
-    # Below this confidence the bot declines instead of answering.
-    abstain_threshold: float = setting(0.2, "QA_ABSTAIN_THRESHOLD", "below this confidence the bot declines", low=0.0, high=1.0)
+    # Default: the threshold `qa calibrate` chose with the shipped calibration (qa/answering/calibration.json).
+    abstain_threshold: float = setting(calibrated_threshold(), "QA_ABSTAIN_THRESHOLD",
+                                       "below this probability that the documents can answer the question, the bot declines",
+                                       low=0.0, high=1.0)
     max_sentences: int = setting(3, "QA_ANSWER_MAX_SENTENCES", "most sentences in an answer", low=1, high=20)
     passages_considered: int = setting(3, "QA_ANSWER_PASSAGES", "top passages whose sentences may answer", low=1, high=50)
     # An extra sentence joins the answer only if it scores this close to the best one.
@@ -237,10 +257,6 @@ class AnswerSettings(_Checked):
     # usually the first one, so its other sentences beat similar-scoring ones from elsewhere.
     same_passage_bonus: float = setting(0.1, "QA_ANSWER_SAME_PASSAGE_BONUS", "bonus for an extra sentence from a cited passage",
                                         low=0.0, high=1.0)
-    # Confidence is the best sentence's score times the share of the question's IDF weight the
-    # corpus knows: a question about a word the documents never use ("Australia") is not theirs.
-    confidence_uses_coverage: bool = setting(True, "QA_ANSWER_CONFIDENCE_USES_COVERAGE",
-                                             "scale confidence by the share of the question's words the corpus knows")
 
 
 @dataclass(frozen=True)
@@ -319,6 +335,7 @@ class Settings(_Checked):
     lexical: LexicalSettings = field(default_factory=LexicalSettings)
     fusion: FusionSettings = field(default_factory=FusionSettings)
     rerank: RerankSettings = field(default_factory=RerankSettings)
+    words: WordSettings = field(default_factory=WordSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
     indexing: IndexingSettings = field(default_factory=IndexingSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 DISTRIBUTION = "offline-doc-qa"
 # Import names of each extra's packages (pyproject.toml [project.optional-dependencies]).
-EXTRAS = {"onnx": ("onnx", "onnxruntime"), "eval": ("matplotlib",), "scale": ("ray",)}
+EXTRAS = {"onnx": ("onnx", "onnxruntime"), "eval": ("matplotlib", "sklearn"), "scale": ("ray",)}
 
 _PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 

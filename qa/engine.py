@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,7 @@ from .questions import validate_question, well_formed
 from .retrieval import Retriever
 from .shards import ShardedStore, index_folders, open_index, remove_index
 from .store import MODEL_PROBE_TEXT, check_integrity
-from .text import content_terms, term_weights
+from .text import ENGLISH, content_terms, term_weights
 
 
 class QA:
@@ -39,6 +40,8 @@ class QA:
         """`store`: shards opened elsewhere (on a Ray cluster) instead of the index in `settings.index_dir`."""
         self.settings = settings or Settings.from_env()
         integrity_checked = encoder is None
+        # Off the first question's path: the English word table loads while the model does.
+        threading.Thread(target=ENGLISH.load, name="english-words", daemon=True).start()
         if encoder is None:
             # The start-up checks hash the vector files (hashlib releases the GIL),
             # so on a large index they cost no start-up time when run beside the model load.
@@ -114,8 +117,8 @@ class QA:
         mark = time.perf_counter()
         # Word overlap follows the question's own words when it has some; each text is weighed once.
         words_from = question if content_terms(question) else query
-        query_weights = term_weights(self.store, query)
-        answer_weights = query_weights if words_from == query else term_weights(self.store, words_from)
+        query_weights = term_weights(self.store, query, self.settings.words)
+        answer_weights = query_weights if words_from == query else term_weights(self.store, words_from, self.settings.words)
         passages = self.retriever.search(query, top_k or self.settings.top_k, query_vector, query_weights)
         timings["retrieve"] = _ms(mark)
         mark = time.perf_counter()

@@ -138,6 +138,10 @@ class Passage:
     score: float
     page: int | None = None
     sentences: tuple[StoredSentence, ...] = ()
+    # Where the chunk stood in each first-stage ranking (None: not among its candidates), and its cosine.
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    dense_score: float | None = None
 
     def sentence_text(self, sentence: StoredSentence) -> str:
         """The text of one of this passage's sentences."""

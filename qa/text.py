@@ -1,12 +1,19 @@
-"""Words as retrieval and answering see them: tokens, stopwords, stems and IDF term weights."""
+"""Words as retrieval and answering see them: tokens, stopwords, stems and IDF term weights.
+
+IDF comes from the indexed corpus blended with background English word frequencies (the `wordfreq`
+package), so a one-document index weighs words as a large one would.
+"""
 
 from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from .config import WordSettings
 
 STOPWORDS = frozenset(
     """
@@ -17,6 +24,7 @@ STOPWORDS = frozenset(
     should so some such than that the their theirs them themselves then there these they this those
     through to too under until up very was we were what when where which while who whom why will with
     would you your yours yourself yourselves also did does say said tell told many much
+    s t d ll m re ve doesn didn isn wasn aren weren hasn haven hadn wouldn shouldn couldn
     """.split()
 )
 
@@ -60,12 +68,47 @@ class TermStatistics(Protocol):
         ...
 
 
+class EnglishFrequencies:
+    """How often each word occurs in English at large (`wordfreq`'s English list): the background a
+    small corpus is weighed against. The table loads once per process (0.2 s quiet, ~2-3 s under load),
+    so `QA` starts `load` in a thread at start-up rather than on the first question."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded = False
+
+    def load(self) -> None:
+        """Load the English table; later calls return at once (a question arriving meanwhile waits for it)."""
+        with self._lock:
+            if not self._loaded:
+                import wordfreq
+
+                wordfreq.word_frequency("the", "en")
+                self._loaded = True
+
+    def frequency(self, word: str) -> float:
+        """Share of English running words that are `word` (0.0 for a word English does not know)."""
+        if not self._loaded:
+            self.load()
+        import wordfreq
+
+        return float(wordfreq.word_frequency(word, "en"))
+
+
+ENGLISH = EnglishFrequencies()
+
+
 @dataclass(frozen=True)
 class TermWeights:
-    """IDF weights of a question's content-word stems, and which of them the indexed corpus uses."""
+    """IDF weights of a question's content-word stems, and which of them count as covered by the corpus."""
 
     idf: dict[str, float]
+    # Stems the corpus holds, or that English does not know either (a typo, a code: no evidence either way).
     known: frozenset[str]
+    # Stems neither the corpus nor English knows.
+    unfamiliar: frozenset[str] = frozenset()
+    # Chunks in the index the weights were computed over.
+    chunks: int = 0
 
     def overlap(self, text: str) -> float:
         """Share of the question's IDF weight whose stems occur in `text`."""
@@ -75,15 +118,36 @@ class TermWeights:
     @property
     def coverage(self) -> float:
         """Share of the question's IDF weight that the corpus holds at all (1.0 for no content words)."""
+        return self._share(self.known, 1.0)
+
+    @property
+    def unfamiliar_share(self) -> float:
+        """Share of the question's IDF weight on words neither the corpus nor English knows."""
+        return self._share(self.unfamiliar, 0.0)
+
+    def _share(self, stems: frozenset[str], empty: float) -> float:
         total = sum(self.idf.values())
-        return sum(v for t, v in self.idf.items() if t in self.known) / total if total else 1.0
+        return sum(v for t, v in self.idf.items() if t in stems) / total if total else empty
 
 
-def term_weights(statistics: TermStatistics, text: str) -> TermWeights:
-    """IDF of each content-word stem of `text`, a stem's document frequency being its most frequent variant's."""
+def term_weights(statistics: TermStatistics, text: str, settings: WordSettings, english: EnglishFrequencies = ENGLISH) -> TermWeights:
+    """IDF of each content-word stem of `text`, a stem's document frequency being its most frequent variant's.
+
+    The corpus's chunks are pooled with `settings.background_chunks` chunks of ordinary English, in
+    which a word of frequency f appears in a share 1 - exp(-words_per_chunk * f) of them: a word the
+    document lacks but English uses everywhere ("begin") is no longer the rarest word of the question."""
     roots = list(dict.fromkeys(stem(t) for t in content_terms(text)))
     variants = {root: stem_variants(root) for root in roots}
     frequencies, total = statistics.document_frequencies(sorted({v for group in variants.values() for v in group}))
-    counts = {root: max(frequencies.get(v, 0) for v in group) for root, group in variants.items()}
-    idf = {root: math.log(1 + (total - n + 0.5) / (n + 0.5)) for root, n in counts.items()}
-    return TermWeights(idf, frozenset(root for root, n in counts.items() if n > 0))
+    background, per_chunk = settings.background_chunks, settings.words_per_chunk
+    idf, known, unfamiliar = {}, set(), set()
+    for root, group in variants.items():
+        n = max(frequencies.get(v, 0) for v in group)
+        common = max(english.frequency(v) for v in group)
+        blended = n + background * (1 - math.exp(-per_chunk * common))
+        idf[root] = math.log(1 + (total + background - blended + 0.5) / (blended + 0.5))
+        if n > 0 or common == 0:
+            known.add(root)
+        if n == 0 and common == 0:
+            unfamiliar.add(root)
+    return TermWeights(idf, frozenset(known), frozenset(unfamiliar), total)

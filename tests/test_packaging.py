@@ -59,9 +59,9 @@ def test_requirements_scale_is_the_runtime_plus_the_scale_extra() -> None:
 
 def test_optional_packages_are_extras_not_runtime_dependencies() -> None:
     runtime = pins(PROJECT["dependencies"])
-    assert {"onnx", "onnxruntime", "matplotlib", "ray"}.isdisjoint(runtime)
+    assert {"onnx", "onnxruntime", "matplotlib", "scikit-learn", "ray"}.isdisjoint(runtime)
     assert set(pins(PROJECT["optional-dependencies"]["onnx"])) == {"onnx", "onnxruntime"}
-    assert set(pins(PROJECT["optional-dependencies"]["eval"])) == {"matplotlib"}
+    assert set(pins(PROJECT["optional-dependencies"]["eval"])) == {"matplotlib", "scikit-learn"}
 
 
 def test_no_package_index_in_what_ci_installs_from() -> None:
@@ -126,6 +126,16 @@ def test_eval_report_without_the_eval_extra_stops_before_the_run(monkeypatch, tm
     assert code == 2
     assert "--report" in error and "matplotlib" in error and "pip install 'offline-doc-qa[eval]'" in error
     assert not (tmp_path / "report.md").exists()
+
+
+def test_calibrate_without_the_eval_extra_stops_before_reading(monkeypatch, tmp_path, capsys) -> None:
+    from qa.cli import main
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    code = main(["calibrate", str(tmp_path / "outcomes.jsonl"), "--out", str(tmp_path / "calibration.json")])
+    error = capsys.readouterr().err
+    assert code == 2 and "sklearn" in error
+    assert "pip install 'offline-doc-qa[eval]'" in error and not (tmp_path / "calibration.json").exists()
 
 
 def test_ray_without_the_scale_extra_stops_before_the_model_loads(monkeypatch, tmp_path, capsys) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
@@ -10,6 +10,7 @@ import numpy as np
 from ..config import AnswerSettings
 from ..models import Answer, Citation, Passage, Segment
 from ..text import TermWeights, terms
+from .confidence import Calibration, features
 from .sentences import ScoredSentence, score_sentences
 from .short_answer import short_answer
 
@@ -21,7 +22,11 @@ class Draft:
     """The answer the best sentences make before the abstain decision, with the figures behind it."""
 
     chosen: list[ScoredSentence]
+    # Calibrated probabilities: the drafted answer holds the answer (`confidence`); the question is
+    # answerable from these documents (`scope`, what the abstain decision reads).
     confidence: float
+    scope: float
+    features: dict[str, float] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -32,27 +37,27 @@ class Draft:
 class Answerer:
     """Composes a cited extractive answer from retrieved passages (it never reads the store)."""
 
-    def __init__(self, settings: AnswerSettings) -> None:
+    def __init__(self, settings: AnswerSettings, calibration: Calibration | None = None) -> None:
         self.settings = settings
+        self.calibration = calibration or Calibration.load()
 
     def draft(self, query_vector: np.ndarray, passages: list[Passage], words_from: str, weights: TermWeights) -> Draft:
-        """The best sentences and their confidence, whether or not they will be given.
+        """The best sentences and their calibrated probabilities, whether or not they will be given.
 
         Word overlap follows `words_from` with its `weights` (the question's own words when it has
         some: a follow-up's words say what it wants); meaning follows the resolved query vector."""
         scored = score_sentences(words_from, query_vector, passages, weights, self.settings)
-        if not scored:
-            return Draft([], 0.0)
-        best = scored[0]
-        coverage = weights.coverage if self.settings.confidence_uses_coverage else 1.0
-        confidence = round(min(1.0, max(0.0, best.score * coverage)), 4)
-        return Draft(self._extra_sentences(best, scored[1:]), confidence)
+        values = features(words_from, scored, passages, weights)
+        confidence = round(self.calibration.correct.probability(values), 4)
+        scope = round(self.calibration.scope.probability(values), 4)
+        chosen = self._extra_sentences(scored[0], scored[1:]) if scored else []
+        return Draft(chosen, confidence, scope, values)
 
     def decide(self, question: str, query: str, passages: list[Passage], draft: Draft) -> Answer:
-        """The draft given with its citations, or declined when its confidence is under the threshold.
+        """The draft given with its citations, or declined when the question does not look answerable here.
 
         `question` is asked; `query` is its follow-up-resolved text."""
-        if not draft.chosen or draft.confidence < self.settings.abstain_threshold:
+        if not draft.chosen or draft.scope < self.settings.abstain_threshold:
             return self._abstain(question, passages, draft.confidence)
         chosen = draft.chosen
         citations, numbers = self._citations(passages, chosen)

@@ -17,7 +17,9 @@ _LABELS = {
     "hit@1": "hit@1", "hit@5": "hit@5", "hit@10": "hit@10", "mrr@10": "MRR@10", "ndcg@10": "nDCG@10",
     "gold_in_first_sentence": "gold answer in first sentence", "gold_in_answer": "gold answer in whole answer",
     "short_answer_given": "short answer given", "short_answer_em": "short answer exact match",
-    "short_answer_f1": "short answer F1", "first_citation_gold": "first citation is the gold passage",
+    "short_answer_f1": "short answer F1", "short_answer_contained": "short answer inside a gold answer, when given",
+    "short_answer_given_typed": "short answer given, number/date/person/place questions",
+    "first_citation_gold": "first citation is the gold passage",
     "answerable_declined": "answerable questions declined (wrongly)",
     "unanswerable_declined": "SQuAD unanswerable questions declined",
     "out_of_corpus_declined": "out-of-corpus questions declined",
@@ -26,6 +28,7 @@ _LABELS = {
     "disputed_cites_wrong": "questions with an answer marked wrong, still citing a wrong passage first",
     "confidence_auroc": "confidence AUROC, right vs wrong drafts (answerable)",
     "confidence_ece": "confidence ECE (answerable and out-of-scope, 10 bins)",
+    "scope_auroc": "in-scope probability AUROC, answerable vs out-of-scope",
     "latency_ms_p50": "latency p50 (ms)", "latency_ms_p95": "latency p95 (ms)",
 }
 

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..answering.confidence import QUESTION_KINDS
+from ..answering.question_types import question_type
 from .data import Conversation, DocumentSet, EvalSet, Paragraph, Query
-from .scoring import auroc, contains_answer, exact_match, expected_calibration_error, f1_score
+from .scoring import auroc, contains_answer, exact_match, expected_calibration_error, f1_score, normalize_answer
 
 if TYPE_CHECKING:
     from ..engine import QA
@@ -51,6 +53,9 @@ class Outcome:
     right: bool = False
     first_cited_document: str | None = None
     shape: str | None = None
+    # The draft's probability that the question is answerable here (the abstain decision), and its features.
+    scope: float = 0.0
+    features: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -124,7 +129,7 @@ def ask_one(qa: QA, query: Query, kind: str, with_ranking: bool, locator: Locato
     seconds = time.perf_counter() - began
     outcome = Outcome(
         query.query_id, query.text, kind, answer.abstained, answer.confidence, seconds,
-        answer.answer, answer.short_answer, query.answers, document=query.document,
+        answer.answer, answer.short_answer, query.answers, document=query.document, scope=draft.scope, features=draft.features,
     )
     if with_ranking and query.gold:
         ranking = passage_ranking(qa, query.text, locator)
@@ -185,6 +190,11 @@ def summarize(
         "short_answer_given": _share([bool(o.short_answer) and not o.abstained for o in answerable]),
         "short_answer_em": round(sum(o.short_em for o in answerable) / n, 4) if n else None,
         "short_answer_f1": round(sum(o.short_f1 for o in answerable) / n, 4) if n else None,
+        # Precision first: how often a given short answer stands inside a gold answer, and how often
+        # one is given where the question asks for a number, date, person or place.
+        "short_answer_contained": _share([contains_short(o) for o in answerable if o.short_answer and not o.abstained]),
+        "short_answer_given_typed": _share([bool(o.short_answer) and not o.abstained for o in answerable
+                                            if question_type(o.question) in QUESTION_KINDS]),
         "first_citation_gold": _share([o.first_cited in gold[o.query_id] for o in answerable]),
         "answerable_declined": _share([o.abstained for o in answerable]),
     }
@@ -201,12 +211,15 @@ def summarize(
 
 
 def confidence_figures(answerable: Sequence[Outcome], out_of_scope: Sequence[Outcome]) -> dict[str, float | None]:
-    """How well `confidence` tells a right draft from a wrong one (AUROC, answerable questions) and how
-    close it is to the observed share of right drafts (ECE, answerable and out-of-scope questions)."""
+    """How well `confidence` tells a right draft from a wrong one (AUROC, answerable questions), how
+    close it is to the observed share of right drafts (ECE, answerable and out-of-scope questions), and
+    how well `scope` tells answerable questions from out-of-scope ones (AUROC)."""
     scored = [*answerable, *out_of_scope]
     figures = {
         "confidence_auroc": auroc([o.confidence for o in answerable], [o.right for o in answerable]),
         "confidence_ece": expected_calibration_error([o.confidence for o in scored], [o.right for o in scored]),
+        # How well the abstain decision's probability tells answerable questions from out-of-scope ones.
+        "scope_auroc": auroc([o.scope for o in scored], [o.kind == "answerable" for o in scored]),
     }
     return {key: None if value is None else round(value, 4) for key, value in figures.items()}
 
@@ -224,6 +237,12 @@ def conversation_figures(outcomes: Sequence[Outcome]) -> dict[str, float | int |
         figures[f"{key}first_citation_document"] = _share([o.first_cited_document == o.document for o in group])
         figures[f"{key}declined"] = _share([o.abstained for o in group])
     return figures
+
+
+def contains_short(outcome: Outcome) -> bool:
+    """The short answer stands, as whole words, inside one of the gold answers."""
+    needle = normalize_answer(outcome.short_answer or "")
+    return bool(needle) and any(f" {needle} " in f" {normalize_answer(a)} " for a in outcome.gold_answers)
 
 
 def _share(flags: Sequence[bool]) -> float | None:

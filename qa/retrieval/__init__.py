@@ -36,6 +36,7 @@ class Retriever:
         self.store = store
         self.fusion = settings.fusion
         self.reranking = settings.rerank
+        self.words = settings.words
 
     def search(self, query: str, top_k: int, query_vector: np.ndarray, weights: TermWeights | None = None) -> list[Passage]:
         """The top_k passages for `query` (embedded as `query_vector`), best first."""
@@ -46,7 +47,15 @@ class Retriever:
         # Re-ranking only lifts head chunks, so the final top_k lies within this prefix: read it once.
         head = self.store.passages(fused[: max(self.reranking.depth, top_k)])
         if self.reranking.weight > 0:
-            weights = weights or term_weights(self.store, query)
+            weights = weights or term_weights(self.store, query, self.words)
             fused = rerank(fused, head, query_vector, weights, self.reranking, self.fusion.rrf_k)
+        dense_rank = {chunk_id: rank for rank, (chunk_id, _) in enumerate(dense, 1)}
+        lexical_rank = {chunk_id: rank for rank, (chunk_id, _) in enumerate(lexical, 1)}
+        cosine = dict(dense)
         # A chunk deleted between the search and the read is left out.
-        return [replace(head[chunk_id], score=score) for chunk_id, score in fused[:top_k] if chunk_id in head]
+        return [
+            replace(head[chunk_id], score=score, dense_rank=dense_rank.get(chunk_id), lexical_rank=lexical_rank.get(chunk_id),
+                    dense_score=cosine.get(chunk_id))
+            for chunk_id, score in fused[:top_k]
+            if chunk_id in head
+        ]

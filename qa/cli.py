@@ -42,7 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_cluster_flags(index)
 
     ask = sub.add_parser("ask", parents=[common], help="answer questions from the index")
-    ask.add_argument("questions", nargs="+", help="one or more questions, answered in turn")
+    ask.add_argument("questions", nargs="*", help="one or more questions, answered in turn as one conversation")
+    ask.add_argument("--independent", action="store_true", help="answer each question on its own, not as one conversation")
+    ask.add_argument("--file", type=Path, metavar="F",
+                     help='JSON lines {"question": ..., "conversation": optional id} ("-": standard input); lines with the '
+                     "same conversation id are one conversation, in order; a line without one stands alone")
     ask.add_argument("--json", action="store_true", help="one JSON object per line")
     ask.add_argument("--top-k", type=_checked("top_k"), help="passages to retrieve (default 5)")
 
@@ -202,21 +206,55 @@ def run_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
-    """`qa ask`: answer each question, as text or JSON lines."""
+    """`qa ask`: answer each question, as text or JSON lines; one conversation unless told otherwise."""
     from .engine import QA
 
     if not index_exists(settings.index_dir):
         raise UsageError(f"no index in {settings.index_dir}: build one with `python -m qa index seeds/`")
+    asked = read_question_file(args.file) if args.file else []
+    if args.questions and args.file:
+        raise UsageError("give questions as arguments or with --file, not both")
+    if not asked and not args.questions:
+        raise UsageError("ask at least one question, e.g. `python -m qa ask \"What happened on Nov. 15?\"`, or use --file F")
+    if not args.file:
+        # Arguments are one conversation, unless --independent.
+        asked = [(question, None if args.independent else "") for question in args.questions]
     # Checked before the model loads, so a bad question fails at once and nothing is half-answered.
-    for question in args.questions:
+    for question, _ in asked:
         validate_question(question, settings.max_question_chars)
     qa = QA(settings)
-    history: list[dict[str, str]] = []
-    for question in args.questions:
+    histories: dict[str, list[dict[str, str]]] = {}
+    for question, conversation in asked:
+        history = histories.setdefault(conversation, []) if conversation is not None else []
         answer = qa.ask(question, history, args.top_k)
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
         print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else format_answer(answer), flush=True)
     return 0
+
+
+def read_question_file(path: Path) -> list[tuple[str, str | None]]:
+    """(question, conversation id or None) of each line of a `qa ask --file` JSON-lines file ("-": stdin)."""
+    try:
+        lines = sys.stdin.read().splitlines() if str(path) == "-" else path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read {path}: {error}") from error
+    asked: list[tuple[str, str | None]] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise UsageError(f"{path} line {number}: not JSON ({error.msg})") from error
+        if not isinstance(record, dict) or not isinstance(record.get("question"), str):
+            raise UsageError(f'{path} line {number}: expected {{"question": "...", "conversation": optional id}}')
+        conversation = record.get("conversation")
+        if conversation is not None and not isinstance(conversation, (str, int)):
+            raise UsageError(f"{path} line {number}: conversation must be a string or a number")
+        asked.append((record["question"], None if conversation is None else str(conversation)))
+    if not asked:
+        raise UsageError(f"{path} holds no question")
+    return asked
 
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:

@@ -212,6 +212,10 @@ class FusionSettings(_Checked):
     dense_weight: float = setting(1.0, "QA_FUSION_DENSE_WEIGHT", "weight of the dense ranking", low=0.0, high=100.0)
     lexical_weight: float = setting(1.0, "QA_FUSION_LEXICAL_WEIGHT", "weight of the BM25 ranking", low=0.0, high=100.0)
     candidates: int = setting(50, "QA_FUSION_CANDIDATES", "candidates taken from each ranking", low=1, high=10_000)
+    # A follow-up prefers the documents the conversation's answers quoted: this many first-place votes.
+    focus_weight: float = setting(1.0, "QA_FUSION_FOCUS_WEIGHT",
+                                  "extra vote, in first-place votes, for a follow-up's passages from the conversation's documents",
+                                  low=0.0, high=100.0)
 
 
 @dataclass(frozen=True)

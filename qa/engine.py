@@ -111,7 +111,8 @@ class QA:
         timings: dict[str, float] = {}
         began = time.perf_counter()
         question = well_formed(question)
-        query = well_formed(resolve_follow_up(question, history or []))
+        follow_up = resolve_follow_up(question, history or [])
+        query = well_formed(follow_up.query)
         query_vector = self._encode_question(query)
         timings["embed"] = _ms(began)
         mark = time.perf_counter()
@@ -119,7 +120,8 @@ class QA:
         words_from = question if content_terms(question) else query
         query_weights = term_weights(self.store, query, self.settings.words)
         answer_weights = query_weights if words_from == query else term_weights(self.store, words_from, self.settings.words)
-        passages = self.retriever.search(query, top_k or self.settings.top_k, query_vector, query_weights)
+        focus = self.retriever.documents_quoting([well_formed(q) for q in follow_up.quoted]) if follow_up.leans else frozenset()
+        passages = self.retriever.search(query, top_k or self.settings.top_k, query_vector, query_weights, focus)
         timings["retrieve"] = _ms(mark)
         mark = time.perf_counter()
         draft = self.answerer.draft(query_vector, passages, words_from, answer_weights)

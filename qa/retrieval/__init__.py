@@ -10,10 +10,13 @@ import numpy as np
 
 from ..config import Settings
 from ..models import Passage
-from ..text import TermWeights, term_weights
+from ..text import TermWeights, content_terms, term_weights
 from .candidates import DenseSearch, WordSearch, dense_candidates, lexical_candidates
-from .fusion import fuse
+from .fusion import fuse, prefer
 from .rerank import rerank
+
+# BM25 hits checked for an earlier answer's sentence: its own words put its chunk first.
+QUOTE_CANDIDATES = 3
 
 
 class SearchIndex(Protocol):
@@ -38,8 +41,10 @@ class Retriever:
         self.reranking = settings.rerank
         self.words = settings.words
 
-    def search(self, query: str, top_k: int, query_vector: np.ndarray, weights: TermWeights | None = None) -> list[Passage]:
-        """The top_k passages for `query` (embedded as `query_vector`), best first."""
+    def search(self, query: str, top_k: int, query_vector: np.ndarray, weights: TermWeights | None = None,
+               focus: frozenset[str] = frozenset()) -> list[Passage]:
+        """The top_k passages for `query` (embedded as `query_vector`), best first; those of the `focus`
+        documents (a conversation's) get an extra vote."""
         k = max(self.fusion.candidates, top_k)
         dense = dense_candidates(self.store.vector_snapshot(), query_vector, k)
         lexical = lexical_candidates(self.store.lexical, query, k)
@@ -49,6 +54,9 @@ class Retriever:
         if self.reranking.weight > 0:
             weights = weights or term_weights(self.store, query, self.words)
             fused = rerank(fused, head, query_vector, weights, self.reranking, self.fusion.rrf_k)
+        if focus and self.fusion.focus_weight > 0:
+            documents = {chunk_id: passage.doc_id for chunk_id, passage in head.items()}
+            fused = prefer(fused, documents, focus, self.fusion.focus_weight / (self.fusion.rrf_k + 1))
         dense_rank = {chunk_id: rank for rank, (chunk_id, _) in enumerate(dense, 1)}
         lexical_rank = {chunk_id: rank for rank, (chunk_id, _) in enumerate(lexical, 1)}
         cosine = dict(dense)
@@ -59,3 +67,11 @@ class Retriever:
             for chunk_id, score in fused[:top_k]
             if chunk_id in head
         ]
+
+    def documents_quoting(self, sentences: Sequence[str]) -> frozenset[str]:
+        """The documents that hold one of `sentences` verbatim (what an earlier answer quoted)."""
+        found: set[str] = set()
+        for sentence in sentences:
+            hits = self.store.lexical.search(content_terms(sentence), QUOTE_CANDIDATES)
+            found.update(p.doc_id for p in self.store.passages(hits).values() if sentence in p.text)
+        return frozenset(found)

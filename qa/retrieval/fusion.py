@@ -19,3 +19,9 @@ def fuse(dense: Ranking, lexical: Ranking, settings: FusionSettings) -> Ranking:
         for rank, (chunk_id, _) in enumerate(ranking, 1):
             scores[chunk_id] = scores.get(chunk_id, 0.0) + weight / (settings.rrf_k + rank)
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def prefer(ranking: Ranking, documents: dict[int, str], preferred: frozenset[str], bonus: float) -> Ranking:
+    """`ranking` with `bonus` added to the chunks (chunk id -> doc id in `documents`) of the preferred documents."""
+    rescored = [(chunk_id, score + bonus * (documents.get(chunk_id) in preferred)) for chunk_id, score in ranking]
+    return sorted(rescored, key=lambda item: (-item[1], item[0]))

@@ -261,6 +261,10 @@ class AnswerSettings(_Checked):
     # usually the first one, so its other sentences beat similar-scoring ones from elsewhere.
     same_passage_bonus: float = setting(0.1, "QA_ANSWER_SAME_PASSAGE_BONUS", "bonus for an extra sentence from a cited passage",
                                         low=0.0, high=1.0)
+    # Precision first: below this the short answer is left out (docs/evaluation.md, "Short answer").
+    short_answer_confidence: float = setting(0.0, "QA_SHORT_ANSWER_MIN_CONFIDENCE",
+                                             "a short answer is given only when the answer's confidence is at least this",
+                                             low=0.0, high=1.0)
 
 
 @dataclass(frozen=True)

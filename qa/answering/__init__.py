@@ -65,7 +65,7 @@ class Answerer:
             Segment(s.text, numbers[s.passage_index], passages[s.passage_index].doc_id, s.start, s.end) for s in chosen
         ]
         text = " ".join(f"{s.text} [{s.n}]" for s in segments)
-        short = short_answer(question, chosen[0].text, query)
+        short = short_answer(question, chosen[0].text, query) if draft.confidence >= self.settings.short_answer_confidence else None
         return Answer(question, text, short, False, draft.confidence, citations, segments=segments)
 
     def _extra_sentences(self, best: ScoredSentence, others: list[ScoredSentence]) -> list[ScoredSentence]:

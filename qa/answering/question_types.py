@@ -13,13 +13,16 @@ _NUMBER_WORDS = (
     r"|hundreds?|thousands?|millions?|billions?|dozens?)"
 )
 _QUANTIFIER = r"(?:(?:more|less|fewer) than|at least|at most|nearly|about|around|approximately|almost|over|under|up to|some)\s+"
+_FRACTION = r"(?:(?:one|two|three|four|a)[\s-]+(?:half|halves|thirds?|quarters?|fourths?|fifths?|tenths?))"
+_AMOUNT = rf"(?:[$€£]\s?)?\b(?:{_FRACTION}|\d[\d,]*(?:\.\d+)?|{_NUMBER_WORDS})"
 PATTERNS = {
     "date": re.compile(
         rf"\b(?:{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|\d{{1,2}}\s+{MONTH}(?:\s+\d{{4}})?|{MONTH}\s+\d{{4}}"
         rf"|(?:in\s+)?(?:1[0-9]|20)\d{{2}}s?)\b"
     ),
+    # A whole amount: a fraction ("one third"), a range ("5 to 10", "between 5 and 10"), a scale word, a percent sign.
     "number": re.compile(
-        rf"(?:{_QUANTIFIER})?(?:[$€£]\s?)?\b(?:\d[\d,]*(?:\.\d+)?|{_NUMBER_WORDS})"
+        rf"(?:{_QUANTIFIER}|between\s+)?{_AMOUNT}(?:\s*(?:-|–|to|and)\s*{_AMOUNT})?"
         r"(?:\s+(?:million|billion|thousand|hundred|percent|per cent))?%?",
         re.IGNORECASE,
     ),

@@ -44,3 +44,27 @@ def test_names_skip_words_the_question_already_says() -> None:
 def test_no_short_answer_for_nationalities_months_or_open_questions() -> None:
     assert short_answer("Who attacked?", "The British attacked in March.") is None
     assert short_answer("Why did it happen?", SENTENCE) is None
+
+
+def test_a_dateline_is_never_the_answer() -> None:
+    sentence = "WASHINGTON (CNN) -- Human Rights Monitor reported the arrests on Friday."
+    assert short_answer("Who reported the arrests?", sentence) == "Human Rights Monitor"
+    assert short_answer("Who reported the arrests?", "(CNN) -- Human Rights Monitor reported the arrests.") == "Human Rights Monitor"
+
+
+def test_a_connective_is_not_part_of_a_name() -> None:
+    assert short_answer("Who finished first?", "But Leo finished first in the end.") == "Leo"
+
+
+def test_no_short_answer_repeats_what_the_question_says() -> None:
+    assert short_answer("Who is the president of France?", "Emmanuel Macron, the president of France, spoke.") == "Emmanuel Macron"
+    assert short_answer("Who is the president of France?", "The president of France spoke.") is None
+
+
+def test_whole_amounts_fractions_and_ranges() -> None:
+    assert short_answer("How much of the population died?", "Approximately one third of the population died.") == "Approximately one third"
+    assert short_answer("How many years did it last?", "It lasted between 5 and 10 years.") == "between 5 and 10"
+
+
+def test_a_year_answers_when_without_its_preposition() -> None:
+    assert short_answer("When did they arrive?", "They arrived in 1169 at the coast.") == "1169"

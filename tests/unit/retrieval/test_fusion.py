@@ -35,3 +35,12 @@ def test_single_ranking_modes_keep_that_rankings_order() -> None:
 def test_empty_rankings_fuse_to_nothing() -> None:
     assert fuse([], [], FusionSettings()) == []
     assert [cid for cid, _ in fuse([], LEXICAL, FusionSettings())] == [3, 4, 1]
+
+
+def test_prefer_lifts_the_conversations_documents_by_the_bonus() -> None:
+    from qa.retrieval.fusion import prefer
+
+    ranking = [(1, 0.30), (2, 0.25), (3, 0.10)]
+    lifted = prefer(ranking, {1: "a.txt", 2: "b.txt", 3: "b.txt"}, frozenset({"b.txt"}), 0.1)
+    assert [cid for cid, _ in lifted] == [2, 1, 3] and dict(lifted)[3] == pytest.approx(0.2)
+    assert prefer(ranking, {1: "a.txt"}, frozenset(), 0.1) == ranking

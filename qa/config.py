@@ -262,8 +262,8 @@ class AnswerSettings(_Checked):
     same_passage_bonus: float = setting(0.1, "QA_ANSWER_SAME_PASSAGE_BONUS", "bonus for an extra sentence from a cited passage",
                                         low=0.0, high=1.0)
     # Precision first (docs/evaluation.md, "Round 3"): at 0.6 a given short answer is inside a gold
-    # answer 0.64-0.66 of the time on SQuAD (0.61-0.63 ungated) with EM and F1 still above the
-    # ungated ones before round 3; higher gates buy precision with F1 (0.85: 0.68-0.69, F1 -0.03).
+    # answer 0.65 of the time on SQuAD (0.61-0.63 ungated) with EM and F1 still above the ungated
+    # ones before round 3; higher gates buy precision with F1 (0.85: 0.70, F1 -0.03 to -0.04).
     short_answer_confidence: float = setting(0.6, "QA_SHORT_ANSWER_MIN_CONFIDENCE",
                                              "a short answer is given only when the answer's confidence is at least this",
                                              low=0.0, high=1.0)

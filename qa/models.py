@@ -138,9 +138,10 @@ class Passage:
     score: float
     page: int | None = None
     sentences: tuple[StoredSentence, ...] = ()
-    # Where the chunk stood in each first-stage ranking (None: not among its candidates), and its cosine.
+    # Where the chunk stood in the dense ranking (None: not among its candidates), and its cosine. (Not its
+    # BM25 rank: a sharded index merges BM25 by each shard's own statistics, and the calibrated confidence
+    # must not depend on how the index is sharded.)
     dense_rank: int | None = None
-    lexical_rank: int | None = None
     dense_score: float | None = None
 
     def sentence_text(self, sentence: StoredSentence) -> str:

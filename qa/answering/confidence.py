@@ -47,8 +47,6 @@ def features(question: str, scored: list[ScoredSentence], passages: list[Passage
         "log_terms": math.log1p(len(weights.idf)),
         "log_chunks": math.log1p(weights.chunks),
         "top_dense_rank": 1 / top.dense_rank if top and top.dense_rank else 0.0,
-        "top_lexical_rank": 1 / top.lexical_rank if top and top.lexical_rank else 0.0,
-        "top_both_first": float(top is not None and top.dense_rank == 1 and top.lexical_rank == 1),
         "top_chunk_cosine": float(top.dense_score or 0.0) if top else 0.0,
         "best_passage": float(best.passage_index) if best else 5.0,
         "type_match": float(bool(best and wanted and wanted.search(best.text))),

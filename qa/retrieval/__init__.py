@@ -58,12 +58,10 @@ class Retriever:
             documents = {chunk_id: passage.doc_id for chunk_id, passage in head.items()}
             fused = prefer(fused, documents, focus, self.fusion.focus_weight / (self.fusion.rrf_k + 1))
         dense_rank = {chunk_id: rank for rank, (chunk_id, _) in enumerate(dense, 1)}
-        lexical_rank = {chunk_id: rank for rank, (chunk_id, _) in enumerate(lexical, 1)}
         cosine = dict(dense)
         # A chunk deleted between the search and the read is left out.
         return [
-            replace(head[chunk_id], score=score, dense_rank=dense_rank.get(chunk_id), lexical_rank=lexical_rank.get(chunk_id),
-                    dense_score=cosine.get(chunk_id))
+            replace(head[chunk_id], score=score, dense_rank=dense_rank.get(chunk_id), dense_score=cosine.get(chunk_id))
             for chunk_id, score in fused[:top_k]
             if chunk_id in head
         ]

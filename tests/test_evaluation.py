@@ -17,6 +17,7 @@ from qa.evaluation import (
     f1_score,
     load_eval_set,
     normalize_answer,
+    read_conversations,
     safe_name,
 )
 
@@ -37,6 +38,12 @@ FLOORS = {
     "short_answer_f1": 0.14,  # 0.156
 }
 CEILINGS = {"answerable_declined": 0.03}  # 0.015
+# Conversations `qa.evaluation.conversation_set` builds from the sample (pair 23, gap 4, switch 6,
+# sequence 7), and their floors (reached when set: gold in answer 0.90, first citation from the
+# conversation's document 1.0, declined 0).
+CONVERSATIONS = 40
+CONVERSATION_FLOORS = {"conversation_gold_in_answer": 0.85, "conversation_first_citation_document": 0.95}
+CEILINGS |= {"conversation_declined": 0.05}
 # The in-scope probability of a seeds/ question about a word seeds/ never uses sits under this share of
 # the abstain threshold, and a covered question's above this multiple (capped at 1). Measured with the
 # shipped calibration: 0.006 and 0.9998 against a threshold of 0.177.
@@ -114,15 +121,20 @@ def out_of_bounds(metrics: dict, floors: dict[str, float], ceilings: dict[str, f
     return low | high
 
 
-def test_quality_on_fixed_squad_sample_stays_above_floors(squad_sample, sample_index, encoder):
+def test_quality_on_fixed_squad_sample_stays_above_floors(squad_sample, sample_index, encoder, tmp_path):
     from qa.config import Settings
     from qa.engine import QA
+    from qa.evaluation.conversation_set import main as build_conversations
 
+    # Follow-ups made from the sample's own questions (a pronoun for the subject, one or two turns back).
+    assert build_conversations([str(squad_sample), str(tmp_path / "conversations.jsonl")]) == 0
+    eval_set = load_eval_set(squad_sample)
+    conversations = read_conversations(tmp_path / "conversations.jsonl", eval_set)
     qa = QA(Settings.from_env({}, index_dir=sample_index), encoder=encoder)
-    result = evaluate(qa, load_eval_set(squad_sample))
+    result = evaluate(qa, eval_set, conversations=conversations)
     metrics = result.metrics
-    assert result.questions == SAMPLE_QUESTIONS
-    bad = out_of_bounds(metrics, FLOORS, CEILINGS)
+    assert result.questions == SAMPLE_QUESTIONS and metrics["conversation_questions"] == CONVERSATIONS
+    bad = out_of_bounds(metrics, FLOORS | CONVERSATION_FLOORS, CEILINGS)
     assert not bad, f"quality dropped: {bad}; all figures: {metrics}"
 
 

@@ -21,7 +21,7 @@ from qa.models import Document, Skipped
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
-EVAL_CORPUS = Path("/work/shared/eval/squad2-dev/corpus.jsonl")
+EVAL_CORPUS = Path(os.environ.get("QA_EVAL_DIR", REPO.parent / "shared" / "eval")) / "squad2-dev" / "corpus.jsonl"
 
 
 def load(*paths: str | Path, **kwargs: int) -> list[Document | Skipped]:

@@ -234,9 +234,12 @@ def test_bad_files_are_skipped_with_reasons_and_nothing_lands_outside_uploads(ho
         assert words in reasons[name], (name, reasons)
 
     new_files = files_under(base) - before
-    index_files = {p for p in new_files if p.startswith("index/") and "/" not in p.removeprefix("index/")}
+    # The index's own files: the database and vector files at its top, the word index's in its folder.
+    index_files = {p for p in new_files if p.startswith("index/") and ("/" not in p.removeprefix("index/")
+                                                                       or p.startswith("index/lexical-tantivy/"))}
     assert new_files - index_files == {"index/uploads/" + name for name in sneaky.values()}
-    assert all(Path(p).name.startswith(("qa.sqlite", "vectors-")) for p in index_files), index_files
+    assert all(Path(p).name.startswith(("qa.sqlite", "vectors-", "lexical-tantivy")) or p.startswith("index/lexical-tantivy/")
+               for p in index_files), index_files
     assert list(outside.iterdir()) == []
     assert not (base.parent / "escape.txt").exists() and not (ROOT / "escape.txt").exists()
 

@@ -7,6 +7,8 @@ import random
 
 import httpx
 
+from .conftest import run_coroutine
+
 QUESTIONS = [
     "How many people were arrested on Nov. 15?",
     "What did Amnesty International condemn?",
@@ -31,7 +33,7 @@ def test_concurrent_questions_each_get_the_answer_they_get_alone(start_app) -> N
         async with httpx.AsyncClient(base_url=server.url, timeout=120) as http:
             return await asyncio.gather(*(http.post("/api/ask", json={"question": q}) for q in asked))
 
-    for question, response in zip(asked, asyncio.run(ask_all()), strict=True):
+    for question, response in zip(asked, run_coroutine(ask_all()), strict=True):
         assert response.status_code == 200, response.text
         answer, expected = response.json(), alone[question]
         assert answer["answer"] == expected["answer"], question

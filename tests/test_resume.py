@@ -36,8 +36,11 @@ def run_index(docs: Path, index_dir: Path, **env: str) -> subprocess.Popen:
     """The real CLI indexer on `docs`, committing every COMMIT_CHUNKS chunks, with extra QA_* variables."""
     variables = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "QA_COMMIT_CHUNKS": COMMIT_CHUNKS,
                  **{f"QA_{key.upper()}": value for key, value in env.items()}}
+    # Ctrl-C as at a terminal: a test run started in the background (`.ci/run &`) ignores SIGINT, and a
+    # child inherits that, so Python would never turn the signal into KeyboardInterrupt.
     return subprocess.Popen([sys.executable, "-m", "qa", "index", str(docs), "--index-dir", str(index_dir)],
-                            cwd=ROOT, env=variables, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, env=variables, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def open_qa(index_dir: Path, encoder) -> QA:

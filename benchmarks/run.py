@@ -298,7 +298,7 @@ def main() -> None:
         # The machine is shared: the load average says how much other work the figures shared it with.
         "machine": {"cpus": os.cpu_count(), "encoder": args.encoder, "load_average_at_start": [round(x, 2) for x in os.getloadavg()]},
         "note": "stores are synthetic-but-real: real SQuAD2-dev sentences and their real embeddings, mixed and perturbed "
-        "(benchmarks/synthetic.py); chunk ids, FTS5 text and float16 sentence vectors use the store's own schema",
+        "(benchmarks/synthetic.py), written in the store's own format (SQLite rows, sentence codes, word index, vector file)",
         "bare_encode_p50_ms": round(encode_p50, 2),
         "in_process_model_load_s": round(load_seconds, 2),
         "sizes": {},

@@ -59,6 +59,13 @@ def stem(term: str) -> str:
     return term
 
 
+# Re-ranking and answer building both weigh the same ~200 candidate sentences of a question.
+@functools.lru_cache(maxsize=4096)
+def stems(text: str) -> frozenset[str]:
+    """The distinct stems of `text`'s word tokens."""
+    return frozenset(stem(t) for t in terms(text))
+
+
 def stem_variants(root: str) -> list[str]:
     """Every word `stem` maps to `root` that differs from it by one listed ending, and `root` itself."""
     return [root] + [root + suffix for suffix in _SUFFIXES if stem(root + suffix) == root]
@@ -94,9 +101,7 @@ class EnglishFrequencies:
         """Share of English running words that are `word` (0.0 for a word English does not know)."""
         if not self._loaded:
             self.load()
-        import wordfreq
-
-        return float(wordfreq.word_frequency(word, "en"))
+        return _english_frequency(word)
 
 
 ENGLISH = EnglishFrequencies()
@@ -116,7 +121,7 @@ class TermWeights:
 
     def overlap(self, text: str) -> float:
         """Share of the question's IDF weight whose stems occur in `text`."""
-        present = {stem(t) for t in terms(text)}
+        present = stems(text)
         return sum(v for t, v in self.idf.items() if t in present) / (sum(self.idf.values()) or 1.0)
 
     @property
@@ -155,3 +160,11 @@ def term_weights(statistics: TermStatistics, text: str, settings: WordSettings, 
         if n == 0 and common == 0:
             unfamiliar.add(root)
     return TermWeights(idf, frozenset(known), frozenset(unfamiliar), total)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _english_frequency(word: str) -> float:
+    # wordfreq re-tokenizes its argument on every call (44 µs; ~30 calls a question, each stem variant).
+    import wordfreq
+
+    return float(wordfreq.word_frequency(word, "en"))

@@ -135,9 +135,13 @@ class QA:
         """The top_k passages for `query`, as `ask` retrieves them (without answering)."""
         return self.retriever.search(query, top_k, self._encode_question(well_formed(query)))
 
-    def documents(self) -> list[DocumentSummary]:
-        """Every indexed document: id, title, source, chunk count and index time."""
-        return self.store.documents()
+    def documents(self, limit: int | None = None) -> list[DocumentSummary]:
+        """The indexed documents by id (the first `limit` of them): id, title, source, chunk count and index time."""
+        return self.store.documents(limit)
+
+    def generation(self) -> int:
+        """A number that changes with every commit to the index."""
+        return self.store.generation()
 
     def document(self, doc_id: str) -> StoredDocument | None:
         """One document's text and metadata, or None."""

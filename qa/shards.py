@@ -169,8 +169,11 @@ class ShardSearcher:
         self.store.apply(changes)
         return self.store.chunk_count()
 
-    def documents(self) -> list[DocumentSummary]:
-        return self.store.documents()
+    def documents(self, limit: int | None = None) -> list[DocumentSummary]:
+        return self.store.documents(limit)
+
+    def generation(self) -> int:
+        return self.store.generation()
 
     def document(self, doc_id: str) -> StoredDocument | None:
         return self.store.document(doc_id)
@@ -278,9 +281,14 @@ class ShardedStore:
         """Chunks in all shards."""
         return sum(self._all("chunk_count"))
 
-    def documents(self) -> list[DocumentSummary]:
-        """Every document of every shard, by id."""
-        return sorted((doc for listed in self._all("documents") for doc in listed), key=lambda doc: doc.doc_id)
+    def documents(self, limit: int | None = None) -> list[DocumentSummary]:
+        """Each document of every shard, by id (the first `limit` of them)."""
+        listed = sorted((doc for listed in self._all("documents", limit) for doc in listed), key=lambda doc: doc.doc_id)
+        return listed if limit is None else listed[:limit]
+
+    def generation(self) -> int:
+        """The sum of the shards' generations: it changes whenever one of them commits."""
+        return sum(self._all("generation"))
 
     def document(self, doc_id: str) -> StoredDocument | None:
         """One document, from the shard holding it."""

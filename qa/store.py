@@ -471,13 +471,20 @@ class Store:
         doc_id, title, source, chunks, indexed_at, text, content_hash, pages = row
         return StoredDocument(doc_id, title, source, chunks, indexed_at, text, content_hash, json.loads(pages))
 
-    def documents(self) -> list[DocumentSummary]:
-        """Every document's id, title, source, chunk count and index time."""
+    def documents(self, limit: int | None = None) -> list[DocumentSummary]:
+        """Each document's id, title, source, chunk count and index time, by id (the first `limit` of them)."""
+        # Counted per listed document through chunks_doc, so a short list stays short at any size
+        # (the whole-table GROUP BY took 1.3 s at 125,000 documents).
         rows = self.db.execute(
-            "SELECT d.doc_id, d.title, d.source, count(c.id), d.indexed_at FROM documents d "
-            "LEFT JOIN chunks c ON c.doc_id = d.doc_id GROUP BY d.doc_id ORDER BY d.doc_id"
+            "SELECT d.doc_id, d.title, d.source, (SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id), d.indexed_at "
+            "FROM documents d ORDER BY d.doc_id LIMIT ?",
+            (-1 if limit is None else limit,),
         ).fetchall()
         return [DocumentSummary(*row) for row in rows]
+
+    def generation(self) -> int:
+        """The committed generation's number: it changes with every commit."""
+        return self._stored_generation()
 
     def stats(self) -> dict[str, int | str | dict[str, int | str]]:
         """Counts and settings of the index (the `qa index --stats` JSON)."""

@@ -81,3 +81,17 @@ def test_hostile_files_each_get_a_reason_and_stay_inside_uploads(page: Documents
     removed = page.delete(["uploads/hidden.txt", "uploads/not-there.txt"], admin)
     assert "Deleted 1 document: uploads/hidden.txt." in removed
     assert not (page.uploads_dir / "hidden.txt").exists()
+
+
+def test_the_table_lists_the_first_documents_and_says_how_many_there_are(page: DocumentsPage, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (tmp_path / name).write_text(FACT.replace("Glimmerwick", name[0].upper() + "limmerwick"))
+    before = page.qa.generation()
+    page.qa.index([tmp_path])
+    assert page.qa.generation() > before
+    monkeypatch.setattr("qa.web.documents.LISTED", 2)
+    assert [row[1] for row in page.rows()] == [str(tmp_path / "a.txt"), str(tmp_path / "b.txt")]
+    assert "3 documents, 3 passages. The table lists the first 2 by id; GET /api/documents lists them all." in page.intro()
+    assert [d.doc_id for d in page.qa.documents()] == [d.doc_id for d in page.qa.documents(3)] != []
+    assert len(page.qa.documents(2)) == 2 and page.qa.documents(0) == []

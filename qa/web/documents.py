@@ -19,6 +19,9 @@ from ..engine import QA
 from .signin import Sessions
 
 COLUMNS = ["Title", "Source", "Passages", "Indexed at", "Id"]
+# Rows the table and the delete list show: a browser table of 125,000 documents took seconds to build
+# on every page load; `GET /api/documents` and `python -m qa index --stats` still list them all.
+LISTED = 1000
 
 UNLOCK_JS = """async (token) => {
   if (!token) return ["", "Type the admin token first."];
@@ -50,14 +53,16 @@ class DocumentsPage:
         self.docs_dir = Path(qa.settings.docs_dir)
 
     def rows(self) -> list[list[Any]]:
-        """The table: one row per document."""
-        return [[d.title, d.source, d.chunks, _when(d.indexed_at), d.doc_id] for d in self.qa.documents()]
+        """The table: one row per listed document."""
+        return [[d.title, d.source, d.chunks, _when(d.indexed_at), d.doc_id] for d in self.qa.documents(LISTED)]
 
     def intro(self) -> str:
         """What the page holds and what an owner may do here."""
         stats = self.qa.stats()
         documents, chunks = int(stats["documents"]), int(stats["chunks"])
-        counts = f"{documents} document{'s' if documents != 1 else ''}, {chunks} passage{'s' if chunks != 1 else ''}."
+        counts = f"{documents:,} document{'s' if documents != 1 else ''}, {chunks:,} passage{'s' if chunks != 1 else ''}."
+        if documents > LISTED:
+            counts += f" The table lists the first {LISTED:,} by id; GET /api/documents lists them all."
         if not self.admin_enabled:
             how = ("Read-only. To add, delete and re-index documents from this page, start the server with "
                    "<code>QA_ADMIN_TOKEN</code> set (any long random text) and unlock with it here.")
@@ -77,7 +82,7 @@ class DocumentsPage:
     def refresh(self, request: gr.Request) -> tuple[Any, ...]:
         """Page load and after every change: intro, table, delete choices, and the admin tools' visibility."""
         admin = self.is_admin(request)
-        ids = [d.doc_id for d in self.qa.documents()]
+        ids = [d.doc_id for d in self.qa.documents(LISTED)]
         return (
             self.intro(),
             gr.Dataframe(value=self.rows()),
@@ -146,14 +151,16 @@ def add_documents_page(demo: gr.Blocks, qa: QA, sessions: Sessions, head: str) -
     page = DocumentsPage(qa, sessions)
     with demo.route("Documents", "/documents"):
         gr.Navbar(main_page_name="Chat")
-        intro = gr.HTML(page.intro(), head=head, js_on_load=DROP_ZONE_JS, elem_classes=["qa-header-block"])
+        # The page's load event fills the intro and the table: building them here made start-up grow with the corpus.
+        intro = gr.HTML('<div class="qa-header"><h1>Documents</h1></div>', head=head, js_on_load=DROP_ZONE_JS,
+                        elem_classes=["qa-header-block"])
         with gr.Column(visible=page.admin_enabled, elem_id="qa-unlock-box") as unlock_box:
             with gr.Row(equal_height=True):
                 token = gr.Textbox(type="password", label="Admin token", scale=4, elem_id="qa-admin-token", max_lines=1)
                 unlock = gr.Button("Unlock admin actions", scale=1, elem_id="qa-unlock")
             unlock_note = gr.Textbox(visible=False)
         message = gr.HTML("", elem_id="qa-docs-message")
-        table = gr.Dataframe(value=page.rows(), headers=COLUMNS, show_search="search", interactive=False, wrap=True,
+        table = gr.Dataframe(value=[], headers=COLUMNS, show_search="search", interactive=False, wrap=True,
                              elem_id="qa-docs-table", label="Indexed documents", max_height=420,
                              column_widths=["34%", "30%", "9%", "13%", "14%"])
         text = gr.Textbox(label="Document (select a row to read it)", lines=8, max_lines=20, interactive=False, elem_id="qa-docs-text")

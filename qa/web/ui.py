@@ -247,9 +247,13 @@ def header_html(qa: QA, compact: bool, user: str | None = None) -> str:
     )
 
 
+EXAMPLE_CANDIDATES = 200
+
+
 def example_questions(qa: QA, limit: int = 3) -> list[str]:
     """A few questions the index really answers: known ones for the seeds, else one per document title."""
-    documents = qa.documents()
+    # The first documents give enough candidates; listing all of them cost seconds at 125,000.
+    documents = qa.documents(EXAMPLE_CANDIDATES)
     names = {Path(d.source).name for d in documents}
     candidates = [q for name, questions in SEED_EXAMPLES.items() if name in names for q in questions]
     for document in documents:
@@ -275,7 +279,7 @@ class ExampleCache:
 
     def get(self, limit: int) -> list[str]:
         """Up to `limit` answerable example questions for the index as it is now."""
-        key = (int(self.qa.stats()["generation"]), limit)
+        key = (self.qa.generation(), limit)
         with self._lock:
             if key not in self._cached:
                 # Asking each candidate costs a few questions' time, once per index generation.

@@ -3,9 +3,10 @@
 Embedding a million chunks for real would take days on two cores, so each synthetic document is a
 mix of runs of consecutive real sentences from the SQuAD2-dev pool; every sentence vector is that sentence's
 real embedding plus small Gaussian noise, and every chunk vector is the normalized mean of its
-sentence vectors plus noise. The rows go straight into the store's own schema (SQLite tables, FTS5
-with the real text, int8 sentence codes as qa.vectors.codes writes them) and the FAISS file is built by qa.vectors, so the
-serving code reads them exactly as it reads an index built by `qa index`.
+sentence vectors plus noise. The rows go straight into the store's own schema (SQLite tables with the
+real text, sentence codes as qa.vectors.codes writes them), the word index is built from those rows by the
+store's own rebuild_words and the FAISS file by qa.vectors, so the serving code reads them exactly as it
+reads an index built by `qa index`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ CHUNK_NOISE = 0.10
 BATCH_DOCUMENTS = 2_000
 # Bumped whenever the store's files change (rows, word index, vector files): a cached store of
 # another format is rebuilt, so figures are always measured on what `qa index` writes today.
-STORE_FORMAT = 3
+STORE_FORMAT = 4  # 4: 4-bit sentence codes
 
 
 def _normalize(matrix: np.ndarray) -> np.ndarray:

@@ -137,7 +137,7 @@ def test_an_index_with_float16_sentence_vectors_opens_and_answers_the_same(make_
     qa.index([seeds_copy / SEED_000])
     question = "How many people were arrested on Nov. 15?"
     before = qa.ask(question)
-    # Rewrite the rows as versions before the int8 codes stored them.
+    # Rewrite the rows as versions before int8 and 4-bit codes stored them.
     rows = qa.store.db.execute("SELECT id, start, end, doc_id FROM sentences").fetchall()
     stored = {sid: qa.store.sentences_in(doc_id, start, end)[0].vector for sid, start, end, doc_id in rows}
     with sqlite3.connect(folder / DB_NAME) as db:
@@ -146,6 +146,6 @@ def test_an_index_with_float16_sentence_vectors_opens_and_answers_the_same(make_
     assert {len(blob) for (blob,) in reopened.store.db.execute("SELECT vector FROM sentences")} == {768}
     after = reopened.ask(question)
     assert after.answer == before.answer and after.citations[0].highlights == before.citations[0].highlights
-    reopened.index([seeds_copy])  # new rows are int8 codes beside the old float16 ones
-    assert {len(blob) for (blob,) in reopened.store.db.execute("SELECT vector FROM sentences")} == {768, 388}
+    reopened.index([seeds_copy])  # new rows are 4-bit codes beside the old float16 ones
+    assert {len(blob) for (blob,) in reopened.store.db.execute("SELECT vector FROM sentences")} == {768, 196}
     assert not reopened.ask("What did Amnesty International condemn?").abstained

@@ -13,6 +13,8 @@ Rows of earlier versions are told apart by length and still read: int8 codes + f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ..errors import REBUILD_HINT, CorruptIndexError
@@ -43,21 +45,37 @@ def sentence_codes(vectors: np.ndarray) -> list[bytes]:
 
 def sentence_vector(stored: bytes, dimension: int) -> np.ndarray:
     """The unit-length float32 vector of a stored value (4-bit codes, or int8 / float16 rows of earlier versions)."""
+    return sentence_vectors([stored], dimension)[0]
+
+
+def sentence_vectors(stored: Sequence[bytes], dimension: int) -> np.ndarray:
+    """The unit-length float32 vectors of stored values, one row each; rows of one format are decoded together."""
+    # A question reads ~200 sentence vectors: one numpy pass per format instead of one per row
+    # (1.5 ms of a question at 100k chunks went to per-row decoding).
+    vectors = np.zeros((len(stored), dimension), dtype=np.float32)
+    lengths = np.fromiter((len(value) for value in stored), dtype=np.int64, count=len(stored))
+    for length in np.unique(lengths).tolist():
+        rows = np.flatnonzero(lengths == length)
+        vectors[rows] = _decode(b"".join(stored[i] for i in rows.tolist()), len(rows), length, dimension)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.divide(vectors, norms, out=vectors, where=norms > 0)
+
+
+def _decode(data: bytes, count: int, length: int, dimension: int) -> np.ndarray:
     packed_bytes = (dimension + 1) // 2
-    if len(stored) == packed_bytes + _FLOAT32_BYTES:
-        packed = np.frombuffer(stored, dtype=np.uint8, count=packed_bytes)
-        levels = np.empty(2 * packed_bytes, dtype=np.float32)
-        levels[0::2], levels[1::2] = packed & 15, packed >> 4
-        step = np.frombuffer(stored, dtype="<f4", offset=packed_bytes)[0]
-        vector = (levels[:dimension] - (_LEVELS - 1) / 2) * step
-    elif len(stored) == dimension + _FLOAT32_BYTES:
-        scale = np.frombuffer(stored, dtype="<f4", offset=dimension)[0]
-        vector = np.frombuffer(stored, dtype=np.int8, count=dimension).astype(np.float32) * scale
-    elif len(stored) == 2 * dimension:
-        vector = np.frombuffer(stored, dtype=np.float16).astype(np.float32)
-    else:
-        raise CorruptIndexError(
-            f"A stored sentence vector has {len(stored)} bytes; {dimension} dimensions need {code_bytes(dimension)}. {REBUILD_HINT}"
-        )
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > 0 else vector
+    if length == packed_bytes + _FLOAT32_BYTES:
+        rows = np.frombuffer(data, dtype=np.uint8).reshape(count, length)
+        packed = rows[:, :packed_bytes]
+        levels = np.empty((count, 2 * packed_bytes), dtype=np.float32)
+        levels[:, 0::2], levels[:, 1::2] = packed & 15, packed >> 4
+        steps = rows[:, packed_bytes:].copy().view("<f4")
+        return (levels[:, :dimension] - (_LEVELS - 1) / 2) * steps
+    if length == dimension + _FLOAT32_BYTES:
+        rows = np.frombuffer(data, dtype=np.uint8).reshape(count, length)
+        scales = rows[:, dimension:].copy().view("<f4")
+        return rows[:, :dimension].view(np.int8).astype(np.float32) * scales
+    if length == 2 * dimension:
+        return np.frombuffer(data, dtype=np.float16).reshape(count, dimension).astype(np.float32)
+    raise CorruptIndexError(
+        f"A stored sentence vector has {length} bytes; {dimension} dimensions need {code_bytes(dimension)}. {REBUILD_HINT}"
+    )

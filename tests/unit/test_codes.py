@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qa.errors import CorruptIndexError
-from qa.vectors.codes import code_bytes, sentence_codes, sentence_vector
+from qa.vectors.codes import code_bytes, sentence_codes, sentence_vector, sentence_vectors
 
 
 def unit_rows(count: int, dimension: int = 384) -> np.ndarray:
@@ -57,3 +57,17 @@ def test_a_zero_vector_stays_zero() -> None:
 def test_a_value_of_another_size_asks_for_a_rebuild(size: int) -> None:
     with pytest.raises(CorruptIndexError, match="--rebuild"):
         sentence_vector(b"\x00" * size, 384)
+
+
+def test_rows_of_every_format_decode_together_as_each_alone() -> None:
+    vectors = unit_rows(6)
+    int8 = [np.rint(v / (np.abs(v).max() / 127)).astype(np.int8).tobytes() + np.float32(np.abs(v).max() / 127).tobytes()
+            for v in vectors]
+    stored = [sentence_codes(vectors[:1])[0], int8[1], vectors[2].astype(np.float16).tobytes(), *sentence_codes(vectors[3:5]),
+              sentence_codes(np.zeros((1, 384), dtype=np.float32))[0]]
+    together = sentence_vectors(stored, 384)
+    assert together.shape == (6, 384) and sentence_vectors([], 384).shape == (0, 384)
+    assert np.allclose(together, np.stack([sentence_vector(value, 384) for value in stored]), atol=1e-6)
+    assert np.sum(together[:5] * vectors[:5], axis=1).min() > 0.98 and not together[5].any()
+    with pytest.raises(CorruptIndexError, match="has 5 bytes"):
+        sentence_vectors([stored[0], b"12345"], 384)

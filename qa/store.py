@@ -75,6 +75,7 @@ CREATE INDEX IF NOT EXISTS sentences_doc ON sentences(doc_id, start);
 # SQLite allows 32,766 bound values a statement; four a span.
 _SPANS_PER_STATEMENT = 1000
 
+
 @dataclass(frozen=True)
 class ChunkRow:
     """A stored chunk joined with its document's citation fields."""

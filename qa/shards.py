@@ -135,7 +135,7 @@ class ShardSearcher:
     """One shard's `Store` as a shard serves it: search, read and write by method name, plain data in and out."""
 
     METHODS = frozenset({"dense", "lexical", "frequencies", "passages", "content_hashes", "chunk_count",
-                         "apply", "documents", "document", "stats"})
+                         "apply", "documents", "document", "generation", "stats"})
 
     def __init__(self, store: Store) -> None:
         self.store = store

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import sqlite3
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -73,8 +72,6 @@ CREATE TABLE IF NOT EXISTS sentences (
 CREATE INDEX IF NOT EXISTS sentences_doc ON sentences(doc_id, start);
 """
 
-# `meta.sentence_vectors` of an index whose sentence vectors are pooled from their chunk's forward pass.
-POOLED = "pooled"
 # SQLite allows 32,766 bound values a statement; four a span.
 _SPANS_PER_STATEMENT = 1000
 
@@ -155,25 +152,15 @@ class Store:
                 self.lexical.create()
                 stored = self._meta()
                 if not stored:
-                    self._write_meta({"schema": SCHEMA_VERSION, "generation": "0", "faiss_file": "", "sentence_vectors": POOLED,
-                                      **self.signature})
+                    self._write_meta({"schema": SCHEMA_VERSION, "generation": "0", "faiss_file": "", **self.signature})
                 else:
                     self._check_signature(stored)
-                    self._note_separate_sentence_vectors(stored)
                 self._check_model_probe(stored)
                 self._recover_lexical(stored)
             self.refresh()
             self._clean_up_after_crash()
         except sqlite3.DatabaseError as error:
             raise CorruptIndexError(f"The index database {self.db_path} is damaged ({error}). {REBUILD_HINT}") from error
-
-    def _note_separate_sentence_vectors(self, stored: dict[str, str]) -> None:
-        """Say once that an index from before one-pass indexing answers better rebuilt."""
-        if stored.get("sentence_vectors") != POOLED and self._stored_chunk_count():
-            # Its sentence vectors were encoded alone; the answer weights are set for pooled ones
-            # (SQuAD gold in first sentence 0.7625 against 0.7838 after a rebuild).
-            print(f"Note: the index in {self.dir} was built before 0.2.0; its answers improve after "
-                  "`python -m qa index --rebuild PATH...` (docs/performance.md, \"One forward pass\").", file=sys.stderr, flush=True)
 
     def _recover_lexical(self, stored: dict[str, str]) -> None:
         """Bring the word index to the committed generation; a change of engine rebuilds it from the rows."""

@@ -151,14 +151,3 @@ def test_an_index_with_float16_sentence_vectors_opens_and_answers_the_same(make_
     reopened.index([seeds_copy])  # new rows are 4-bit codes beside the old float16 ones
     assert {len(blob) for (blob,) in reopened.store.db.execute("SELECT vector FROM sentences")} == {768, 196}
     assert not reopened.ask("What did Amnesty International condemn?").abstained
-
-
-def test_an_index_from_before_pooled_sentence_vectors_says_a_rebuild_improves_it(make_qa, seeds_copy, tmp_path, capsys) -> None:
-    folder = tmp_path / "separate"
-    make_qa(index_dir=folder).index([seeds_copy / SEED_000])
-    make_qa(index_dir=folder)
-    assert "qa index --rebuild" not in capsys.readouterr().err
-    with sqlite3.connect(folder / DB_NAME) as db:
-        db.execute("DELETE FROM meta WHERE key = 'sentence_vectors'")
-    assert not make_qa(index_dir=folder).ask("How many people were arrested on Nov. 15?").abstained
-    assert f"the index in {folder} was built before 0.2.0" in capsys.readouterr().err

@@ -252,10 +252,7 @@ class AnswerSettings(_Checked):
     # An extra sentence joins the answer only if it scores this close to the best one.
     extra_sentence_ratio: float = setting(0.5, "QA_ANSWER_EXTRA_SENTENCE_RATIO",
                                           "an extra sentence must score at least this share of the best", low=0.0, high=1.0)
-    # Sentence vectors pooled from the chunk's forward pass (qa/encoders/pooling.py) score lower and
-    # closer together against a question than separately encoded ones; at 0.5 their meaning lost to
-    # word overlap (PolicyQA single-document gold in answer 0.3653 against 0.3744 at 0.7).
-    dense_weight: float = setting(0.7, "QA_ANSWER_DENSE_WEIGHT", "share of meaning (vs word overlap) in a sentence's score",
+    dense_weight: float = setting(0.5, "QA_ANSWER_DENSE_WEIGHT", "share of meaning (vs word overlap) in a sentence's score",
                                   low=0.0, high=1.0)
     # Added when a sentence holds the kind of thing the question asks for (a date for "when"...).
     answer_type_bonus: float = setting(0.05, "QA_ANSWER_TYPE_BONUS", "bonus for a sentence holding the asked date or number",

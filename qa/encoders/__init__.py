@@ -29,12 +29,6 @@ class Encoder(Protocol):
         """Unit-length float32 vectors, one row per text."""
         ...
 
-    def encode_with_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """`encode(texts)` and, from the same forward pass, a unit vector per character span of each text."""
-        ...
-
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Model tokens of each text, without the special tokens the model adds."""
         ...

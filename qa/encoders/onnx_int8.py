@@ -17,7 +17,6 @@ import numpy as np
 
 from ..distribution import missing_extra
 from ..errors import EncoderExportError
-from .pooling import TokenStates, encode_with_spans, mean_pool
 from .sentence_transformer import SentenceTransformerEncoder
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -68,27 +67,19 @@ class OnnxInt8Encoder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         batch_size = batch_size or self.base.batch_size
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        parts: list[np.ndarray] = []
         for first in range(0, len(order), batch_size):
-            batch = order[first : first + batch_size]
-            hidden, attention, _ = self.token_states([texts[i] for i in batch])
-            out[batch] = mean_pool(hidden, attention)
+            batch = [texts[i] for i in order[first : first + batch_size]]
+            with self.base.tokenizer_lock:
+                encoded = self.base.model.tokenizer(batch, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np")
+            feed = {name: encoded[name].astype(np.int64) for name in INPUTS}
+            hidden = self.session.run(None, feed)[0]
+            mask = feed["attention_mask"][..., None].astype(np.float32)
+            pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+            parts.append(pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None))
+        out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+        out[order] = np.concatenate(parts)
         return out
-
-    def encode_with_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """`encode(texts)` and, from the same forward pass, a unit vector per character span of each text."""
-        return encode_with_spans(self.token_states, self.encode, texts, spans, self.dimension, self.base.batch_size)
-
-    def token_states(self, texts: list[str]) -> TokenStates:
-        """The int8 model's last hidden states of `texts`, their attention mask and each token's character span."""
-        with self.base.tokenizer_lock:
-            encoded = self.base.model.tokenizer(
-                texts, padding=True, truncation=True, max_length=self.max_tokens, return_offsets_mapping=True, return_tensors="np"
-            )
-        feed = {name: encoded[name].astype(np.int64) for name in INPUTS}
-        return self.session.run(None, feed)[0], feed["attention_mask"], encoded["offset_mapping"]
 
 
 def export_int8(model, target: Path) -> None:

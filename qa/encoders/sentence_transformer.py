@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from ..errors import ModelNotFoundError
 from . import offline, resolve_model_path
-from .pooling import TokenStates, encode_with_spans
 
 
 class SentenceTransformerEncoder:
@@ -51,26 +49,6 @@ class SentenceTransformerEncoder:
             show_progress_bar=progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
-
-    def encode_with_spans(
-        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """`encode(texts)` and, from the same forward pass, a unit vector per character span of each text."""
-        return encode_with_spans(self.token_states, self.encode, texts, spans, self.dimension, self.batch_size)
-
-    def token_states(self, texts: list[str]) -> TokenStates:
-        """The transformer's last hidden states of `texts`, their attention mask and each token's character span."""
-        import torch
-
-        with self.tokenizer_lock:
-            encoded = self.model.tokenizer(
-                texts, padding=True, truncation=True, max_length=self.max_tokens, return_offsets_mapping=True, return_tensors="pt"
-            )
-        offsets = encoded.pop("offset_mapping").numpy()
-        transformer: Any = self.model[0]  # the sentence-transformers Transformer module
-        with torch.inference_mode():
-            hidden = transformer.auto_model(**encoded).last_hidden_state
-        return hidden.float().numpy(), encoded["attention_mask"].numpy(), offsets
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Model tokens of each text, without the [CLS]/[SEP] the model adds."""

@@ -134,9 +134,9 @@ class TermWeights:
         """Share of the question's IDF weight on words neither the corpus nor English knows."""
         return self._share(self.unfamiliar, 0.0)
 
-    def _share(self, stems: frozenset[str], empty: float) -> float:
+    def _share(self, chosen: frozenset[str], empty: float) -> float:
         total = sum(self.idf.values())
-        return sum(v for t, v in self.idf.items() if t in stems) / total if total else empty
+        return sum(v for t, v in self.idf.items() if t in chosen) / total if total else empty
 
 
 def term_weights(statistics: TermStatistics, text: str, settings: WordSettings, english: EnglishFrequencies = ENGLISH) -> TermWeights:
